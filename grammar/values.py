@@ -1,0 +1,163 @@
+"""Values: what the model predicts instead of pitches (GRAMMAR.md, "A value").
+
+A value is a kind (how the note relates to the chord at its onset), an exact
+onset-to-onset duration in ticks, and an interval window from the previous sounded
+note. Durations are ints on the 1/12-quarter grid, never floats, so that triplets
+and sixteenths survive every round trip (seed bug 1).
+"""
+
+import re
+from fractions import Fraction
+from typing import NamedTuple
+
+from grammar.pitch import TPQ, interval_name, parse_interval
+
+KINDS = ("C", "S", "A", "X", "R")
+RESERVED_KINDS = ("L",)  # Impro-Visor's colour tone: allowed by GRAMMAR.md, not produced yet
+WINDOW_RADIUS = 3        # the training data's window: real step +- a minor third
+
+# How far a decimal duration may sit from the 1/12 grid and still be read:
+# "0.333" is 1/3 within 0.0003; "0.125" (1.5 ticks) is 0.04 off and is refused.
+_GRID_TOLERANCE = Fraction(1, 100)
+
+
+class Value(NamedTuple):
+    """One grammar token. `lo`/`hi` are None for a rest and for a phrase's first note."""
+
+    kind: str
+    ticks: int
+    lo: int | None = None
+    hi: int | None = None
+
+
+def window_for_step(step):
+    """The interval window the training data builds around a real step of `step` semitones."""
+    return (step - WINDOW_RADIUS, step + WINDOW_RADIUS)
+
+
+def classify(pitch, chord):
+    """Kind of `pitch` (MIDI number or pitch class) over `chord`: C, then S, then A, then X.
+
+    The order matters: a tone that is both in the scale and a chord tone is C. Over
+    NO_CHORD every pitch is X (nothing can be related to an absent chord).
+    """
+    if not chord:
+        return "X"
+    bit = 1 << (pitch % 12)
+    if chord.tones & bit:
+        return "C"
+    if chord.scale & bit:
+        return "S"
+    if chord.approach & bit:
+        return "A"
+    return "X"
+
+
+def kind_mask(kind, chord):
+    """12-bit mask of the pitch classes of `kind` over `chord` (0 for R or NO_CHORD)."""
+    if not chord:
+        return 0
+    if kind == "C":
+        return chord.tones
+    if kind == "S":
+        return chord.scale & ~chord.tones
+    if kind == "A":
+        return chord.approach
+    if kind == "X":
+        return chord.outside
+    return 0
+
+
+def _quarters_text(ticks):
+    return f"{ticks / TPQ:.3f}"
+
+
+def format_value(v):
+    """Compact text: "C,0.250,<-5,1>" (window in semitones, lo first); "R,1.000"."""
+    head = f"{v.kind},{_quarters_text(v.ticks)}"
+    if v.lo is None:
+        return head
+    return f"{head},<{v.lo},{v.hi}>"
+
+
+def format_seed_style(v):
+    """The seeds' text: "C,0.250,<m2,P-4>", i.e. <upper,lower> as music21 directed names."""
+    head = f"{v.kind},{_quarters_text(v.ticks)}"
+    if v.lo is None:
+        return head
+    return f"{head},<{interval_name(v.hi)},{interval_name(v.lo)}>"
+
+
+def format_values(values, seed_style=False):
+    """A space-separated line of values, as the seeds' corpora were written."""
+    fmt = format_seed_style if seed_style else format_value
+    return " ".join(fmt(v) for v in values)
+
+
+def ticks_from_text(text):
+    """Ticks of a decimal duration in quarters ("0.333" -> 4), snapped to the nearest
+    grid point; refuses text more than 0.01 quarter off the grid, zero or negative."""
+    try:
+        q = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError, AttributeError):
+        raise ValueError(f"bad duration {text!r}: not a number of quarter notes") from None
+    ticks = round(q * TPQ)
+    if abs(q - Fraction(ticks, TPQ)) > _GRID_TOLERANCE:
+        raise ValueError(f"bad duration {text!r}: not on the 1/12-quarter grid "
+                         f"(nearest is {_quarters_text(ticks)})")
+    if ticks <= 0:
+        raise ValueError(f"bad duration {text!r}: must be positive")
+    return ticks
+
+
+_VALUE_RE = re.compile(r"^\s*([A-Za-z]+)\s*,\s*([^,<>\s]+)\s*(?:,\s*<([^<>]*)>)?\s*$")
+_INT_RE = re.compile(r"^[+-]?\d+$")
+
+
+def parse_value(text):
+    """Read a value in either text form; raise ValueError naming the text otherwise.
+
+    "C,0.250,<-5,1>" (compact, lo first) and "C,0.250,<m2,P-4>" (seeds', upper first)
+    give the same Value("C", 3, -5, 1). A window of two integers is the compact form.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"not a value: {text!r}")
+    m = _VALUE_RE.match(text)
+    if not m:
+        raise ValueError(f"not a value: {text!r} (expected e.g. 'C,0.250,<-5,1>')")
+    kind, dur, window = m.group(1), m.group(2), m.group(3)
+    if kind in RESERVED_KINDS:
+        raise ValueError(f"value {text!r}: kind {kind!r} is reserved and not supported yet")
+    if kind not in KINDS:
+        raise ValueError(f"value {text!r}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+    try:
+        ticks = ticks_from_text(dur)
+    except ValueError as e:
+        raise ValueError(f"value {text!r}: {e}") from None
+    if window is None:
+        return Value(kind, ticks, None, None)
+    if kind == "R":
+        raise ValueError(f"value {text!r}: a rest has no interval window")
+    parts = [p.strip() for p in window.split(",")]
+    if len(parts) != 2:
+        raise ValueError(f"value {text!r}: a window has two bounds, like <-5,1> or <m2,P-4>")
+    a, b = parts
+    if _INT_RE.match(a) and _INT_RE.match(b):
+        lo, hi = int(a), int(b)
+        if lo > hi:
+            raise ValueError(f"value {text!r}: window <{a},{b}> has lo > hi "
+                             f"(the compact form is <lo,hi>)")
+    else:
+        try:
+            hi, lo = parse_interval(a), parse_interval(b)
+        except ValueError as e:
+            raise ValueError(f"value {text!r}: {e}") from None
+        if lo > hi:
+            raise ValueError(f"value {text!r}: window <{a},{b}> has upper < lower "
+                             f"(the seeds' form is <upper,lower>)")
+    return Value(kind, ticks, lo, hi)
+
+
+def parse_values(text):
+    """Values of a whitespace-separated line (either form, mixed is fine)."""
+    return [parse_value(tok) for tok in text.split()]
