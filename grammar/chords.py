@@ -1,0 +1,619 @@
+"""Chords: a root, a quality, an optional slash bass, and every mask the live path needs.
+
+A `Chord` is immutable and interned: `Chord(7, "13")` returns the same object every
+time, with its tone, scale, approach and outside masks computed once, so classifying a
+note against the sounding chord is one AND.
+
+`parse_symbol` reads lead-sheet symbols as real charts write them. Readings that are
+a choice, not a fact:
+
+- `B07` (a zero) is read as the typist's `Bo7`, a diminished seventh, because that is
+  how it appears next to `Bo7`/`Bdim7` in charts; half-diminished is `Bø7`, `Bø`, `Bh7`,
+  `Bm7b5`, `Bm7-5`.
+- `Dmaug` is read compositionally, minor third plus augmented fifth: `Dm#5` (D F A#),
+  the line-cliche chord (Dm Dm#5 Dm6). music21 does not know the figure at all.
+- A leading `-` is minor (`D-7`), as in jazz charts. music21's `B-` flat is read only
+  with `parse_symbol(text, flat_dash=True)` (`B-maj7`), because `B-maj7` is also the
+  jazz spelling of B minor-major-seventh.
+- `C2` is `Csus2`, `C4` is `Csus4`; `C11` is the jazz eleventh chord (1 5 b7 9 11: no 3rd).
+- `C7alt` has the tones 1 3 b7 #9 b13 (its other tensions come from the altered scale).
+- A parenthesised chord after a chord, `Dmaj7(Em7b5)`, is an alternative: the first
+  chord is meant. Parenthesised alterations, `C7(b9,#11)`, are part of the chord.
+"""
+
+import operator
+import re
+from functools import lru_cache
+from itertools import combinations
+from typing import NamedTuple
+
+from grammar.pitch import CHART_NAMES, FULL, mask_of, pc_from_name, rotate, spell
+from grammar.scales import SCALE_OF, SCALES, dominant_scale
+
+
+class ChordSymbolError(ValueError):
+    """A chord symbol that cannot be read. The message names the symbol."""
+
+
+# ---- degrees: "b3" -> semitones above the root and letter steps above the root ----
+
+_DEGREE_BASE = {1: 0, 2: 2, 3: 4, 4: 5, 5: 7, 6: 9, 7: 11, 9: 14, 11: 17, 13: 21}
+
+
+def _degree(text):
+    """(semitones mod 12, letter steps) of a degree such as "b7", "#11", "bb7"."""
+    m = re.match(r"(b*|#*)(\d+)$", text)
+    acc, number = m.group(1), int(m.group(2))
+    shift = -len(acc) if acc.startswith("b") else len(acc)
+    return (_DEGREE_BASE[number] + shift) % 12, (number - 1) % 7
+
+
+class Quality(NamedTuple):
+    key: str            # canonical key, e.g. "m7b5"
+    degrees: tuple      # e.g. ("1", "b3", "b5", "b7")
+    rel: int            # 12-bit mask of the tones relative to the root
+    display: str        # what follows the root in a symbol ("" for maj, "+" for aug)
+    scale: str          # scale name in grammar.scales.SCALES
+    prior: float        # how common the quality is in charts, 0..1 (recognition ties)
+
+
+# key, degrees, prior; display is the key unless _DISPLAY says otherwise
+_BASE_QUALITIES = [
+    ("maj", "1 3 5", 1.0), ("m", "1 b3 5", 0.9), ("dim", "1 b3 b5", 0.4),
+    ("aug", "1 3 #5", 0.3), ("m#5", "1 b3 #5", 0.05), ("sus4", "1 4 5", 0.4),
+    ("sus2", "1 2 5", 0.3), ("5", "1 5", 0.1),
+    ("6", "1 3 5 6", 0.6), ("m6", "1 b3 5 6", 0.5), ("69", "1 3 5 6 9", 0.3),
+    ("m69", "1 b3 5 6 9", 0.2), ("add9", "1 3 5 9", 0.3), ("madd9", "1 b3 5 9", 0.2),
+    ("maj7", "1 3 5 7", 0.9), ("maj9", "1 3 5 7 9", 0.4), ("maj13", "1 3 5 7 9 13", 0.2),
+    ("maj7#11", "1 3 5 7 #11", 0.3), ("maj9#11", "1 3 5 7 9 #11", 0.15),
+    ("maj13#11", "1 3 5 7 9 #11 13", 0.1), ("maj7#5", "1 3 #5 7", 0.1),
+    ("mmaj7", "1 b3 5 7", 0.2), ("mmaj9", "1 b3 5 7 9", 0.1),
+    ("m7", "1 b3 5 b7", 1.0), ("m9", "1 b3 5 b7 9", 0.5), ("m11", "1 b3 5 b7 9 11", 0.3),
+    ("m13", "1 b3 5 b7 9 13", 0.2), ("m7b5", "1 b3 b5 b7", 0.6),
+    ("m9b5", "1 b3 b5 b7 9", 0.1), ("dim7", "1 b3 b5 bb7", 0.5),
+    ("7", "1 3 5 b7", 1.0), ("9", "1 3 5 b7 9", 0.6), ("13", "1 3 5 b7 9 13", 0.6),
+    ("11", "1 5 b7 9 11", 0.1),
+    ("7sus4", "1 4 5 b7", 0.4), ("9sus4", "1 4 5 b7 9", 0.3),
+    ("13sus4", "1 4 5 b7 9 13", 0.2), ("7b9sus4", "1 4 5 b7 b9", 0.15),
+    ("7alt", "1 3 b7 #9 b13", 0.25),
+]
+_DISPLAY = {"maj": "", "aug": "+", "aug7": "7#5"}
+
+# priors of the common altered dominants; the rest of the generated ones get 0.05
+_DOMINANT_PRIOR = {"7b9": 0.4, "7#9": 0.3, "13b9": 0.2, "9#11": 0.2, "7#11": 0.2,
+                   "7b13": 0.2, "aug7": 0.2, "7b5": 0.15, "13#11": 0.15, "7b9b13": 0.15,
+                   "7#9b13": 0.15, "7#5#9": 0.1, "7b9#11": 0.1, "9#5": 0.1}
+
+ALTERATIONS = ("b5", "#5", "b9", "#9", "#11", "b13")  # canonical order in keys
+_ALTERABLE = {"7": ALTERATIONS, "9": ("b5", "#5", "#11", "b13"), "13": ("b5", "b9", "#9", "#11")}
+_CLASHES = ({"b5", "#11"}, {"#5", "b13"})  # the same pitch class twice
+
+
+def _dominant_degrees(top, alts):
+    degrees = ["1", "3", "5", "b7"] + {"7": [], "9": ["9"], "13": ["9", "13"]}[top]
+    for a in alts:
+        if a in ("b5", "#5"):
+            degrees[2] = a
+        elif a in ("b9", "#9"):
+            degrees = [d for d in degrees if d != "9"] + [a]
+        else:
+            degrees.append(a)
+    return sorted(degrees, key=lambda d: (_DEGREE_BASE[int(d.lstrip("b#"))]
+                                          + d.count("#") - d.count("b")))
+
+
+def dominant_key(top, alts):
+    """Canonical key of dominant `top` ("7", "9", "13") with a set of alterations."""
+    key = top + "".join(a for a in ALTERATIONS if a in alts)
+    return "aug7" if key == "7#5" else key
+
+
+def _build_qualities():
+    table = {}
+
+    def add(key, degrees, prior, scale):
+        rel = mask_of(_degree(d)[0] for d in degrees)
+        table[key] = Quality(key, tuple(degrees), rel, _DISPLAY.get(key, key), scale, prior)
+
+    for key, degrees, prior in _BASE_QUALITIES:
+        add(key, degrees.split(), prior, SCALE_OF[key])
+    for top, pool in _ALTERABLE.items():
+        for n in (1, 2, 3):
+            if n == 3 and top != "7":
+                continue
+            for alts in combinations(pool, n):
+                s = set(alts)
+                if any(c <= s for c in _CLASHES):
+                    continue
+                key = dominant_key(top, s)
+                add(key, _dominant_degrees(top, alts), _DOMINANT_PRIOR.get(key, 0.05),
+                    SCALE_OF.get(key) or dominant_scale(top, s))
+    return table
+
+
+QUALITIES = _build_qualities()
+
+
+# ---- the Chord ----
+
+_CACHE = {}
+
+
+class Chord:
+    """An interned, immutable chord: build with `Chord(root, quality, bass=None)`.
+
+    `root` and `bass` are pitch classes (0..11), `quality` a key of `QUALITIES`.
+    `root_name`/`bass_name` only choose the spelling of `symbol` ("A#7" vs "Bb7");
+    chords that differ only in spelling compare equal.
+    """
+
+    __slots__ = ("root", "quality", "bass", "tones", "scale", "approach", "outside",
+                 "symbol", "root_name", "bass_name", "_key")
+
+    def __new__(cls, root=None, quality="maj", bass=None, root_name=None, bass_name=None):
+        ckey = (root, quality, bass, root_name, bass_name)
+        try:
+            return _CACHE[ckey]
+        except (KeyError, TypeError):
+            pass
+        self = object.__new__(cls)
+        _init(self, root, quality, bass, root_name, bass_name)
+        if self.root is not None:  # one object per (chord, spelling): intern the chart names
+            default = CHART_NAMES[self.root], None if self.bass is None else CHART_NAMES[self.bass]
+            canon = self._key + tuple(n if n != d else None
+                                      for n, d in zip((self.root_name, self.bass_name), default))
+            self = _CACHE.setdefault(canon, self)
+        if len(_CACHE) < 100_000:  # names are validated, so this bound is never reached
+            _CACHE[ckey] = self
+        return self
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Chord is immutable")
+
+    def __bool__(self):
+        return self.root is not None
+
+    def __eq__(self, other):
+        return isinstance(other, Chord) and self._key == other._key
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __repr__(self):
+        return f"<Chord {self.symbol}>"
+
+    def __str__(self):
+        return self.symbol
+
+    def __reduce__(self):
+        if self.root is None:
+            return (Chord, ())
+        return (Chord, (self.root, self.quality, self.bass, self.root_name, self.bass_name))
+
+    @property
+    def pcs(self):
+        """Sorted pitch classes of the chord tones (the slash bass included)."""
+        return tuple(pc for pc in range(12) if self.tones >> pc & 1)
+
+    def spelled(self):
+        """Note names of the tones, from the bass up through the degrees:
+        Bbmaj7 -> ("Bb", "D", "F", "A"); Cm7/Bb -> ("Bb", "C", "Eb", "G")."""
+        if self.root is None:
+            return ()
+        names = []
+        for d in QUALITIES[self.quality].degrees:
+            semis, steps = _degree(d)
+            names.append(spell(self.root_name, semis, steps))
+        if self.bass is not None:
+            names = [self.bass_name] + [n for n in names if pc_from_name(n) != self.bass]
+        return tuple(names)
+
+    def transpose(self, semitones):
+        """The same chord `semitones` higher (spelled the usual chart way)."""
+        if self.root is None:
+            return self
+        bass = None if self.bass is None else (self.bass + semitones) % 12
+        return Chord((self.root + semitones) % 12, self.quality, bass)
+
+
+def _pc_arg(value, what):
+    try:
+        pc = operator.index(value)
+    except TypeError:
+        raise ValueError(f"chord {what} must be a pitch class 0-11, not {value!r}") from None
+    if not 0 <= pc <= 11:
+        raise ValueError(f"chord {what} must be a pitch class 0-11, not {value!r}")
+    return pc
+
+
+def _name_arg(name, pc, what):
+    if name is None:
+        return CHART_NAMES[pc]
+    if not isinstance(name, str) or pc_from_name(name) != pc:
+        raise ValueError(f"chord {what} name {name!r} does not spell pitch class {pc}")
+    return name[0].upper() + name[1:].replace("-", "b")
+
+
+def _init(self, root, quality, bass, root_name, bass_name):
+    put = object.__setattr__
+    if root is None:
+        for attr, value in (("root", None), ("quality", ""), ("bass", None), ("tones", 0),
+                            ("scale", 0), ("approach", 0), ("outside", FULL),
+                            ("symbol", "N.C."), ("root_name", None), ("bass_name", None),
+                            ("_key", None)):
+            put(self, attr, value)
+        return
+    root = _pc_arg(root, "root")
+    q = QUALITIES.get(quality) if isinstance(quality, str) else None
+    if q is None:
+        raise ValueError(f"unknown chord quality {quality!r}")
+    root_name = _name_arg(root_name, root, "root")
+    if bass is not None:
+        bass = _pc_arg(bass, "bass")
+        if bass == root:
+            bass = None
+    bass_name = None if bass is None else _name_arg(bass_name, bass, "bass")
+    tones = rotate(q.rel, root) | (0 if bass is None else 1 << bass)
+    scale = rotate(SCALES[q.scale], root) | tones
+    approach = (rotate(tones, 1) | rotate(tones, 11)) & ~scale & FULL
+    put(self, "root", root)
+    put(self, "quality", quality)
+    put(self, "bass", bass)
+    put(self, "tones", tones)
+    put(self, "scale", scale)
+    put(self, "approach", approach)
+    put(self, "outside", FULL & ~(scale | approach))
+    put(self, "root_name", root_name)
+    put(self, "bass_name", bass_name)
+    put(self, "symbol", root_name + q.display + ("" if bass is None else "/" + bass_name))
+    put(self, "_key", (root, quality, bass))
+
+
+NO_CHORD = Chord()
+
+
+# ---- parsing lead-sheet symbols ----
+
+_NC_RE = re.compile(r"^\(?\s*n\.?\s*[c/]\.?\s*\)?$", re.I)  # N.C., NC, n.c., N/C
+_UNICODE = str.maketrans({"♭": "b", "♯": "#", "−": "-", "–": "-", "°": "o", "º": "o",
+                          "Ø": "ø", "△": "Δ", "∆": "Δ", "：": ":"})
+_ROOT_RE = re.compile(r"([A-Ga-g])([#b]?)")
+_ROOT_DASH_RE = re.compile(r"([A-Ga-g])([#b\-]?)")
+_BASS_RE = re.compile(r"/([A-Ga-g][#b]?)$")
+_BASS_DASH_RE = re.compile(r"/([A-Ga-g][#b\-]?)$")
+_ALTERNATIVE_RE = re.compile(r"\(\s*[A-G][^()]*\)")
+_MAJ_RE = re.compile(r"(maj|Maj|MAJ|ma(?!u)|Ma|M|Δ|\^)")
+_NUM_RE = re.compile(r"(13|11|9|7|6|5|4|2)")
+
+
+class _Parts:
+    """What the quality text says, before it is named (see `_name_quality`)."""
+
+    def __init__(self):
+        self.third = "3"      # "3", "b3", or None for sus
+        self.sus = None       # "4" or "2"
+        self.fifth = "5"      # "5", "b5", "#5"
+        self.seventh = None   # None, "b7", "7", "bb7"
+        self.ext = 0          # highest natural extension: 9, 11, 13
+        self.sixth = False
+        self.add9 = False
+        self.alts = set()     # b9 #9 #11 b13 (fifths live in .fifth)
+        self.alt = False
+        self.halfdim = False
+        self.power = False
+
+
+def _fail(text, why):
+    raise ChordSymbolError(f"unknown chord symbol {text!r}: {why}")
+
+
+def _set_fifth(p, text, value):
+    if p.fifth not in ("5", value):
+        _fail(text, "two different fifths")
+    p.fifth = value
+
+
+def _alteration(p, text, sign, number):
+    """Apply a flat/sharp alteration ("b", "9") to the parts."""
+    if number == "5":
+        _set_fifth(p, text, sign + "5")
+    elif number in ("9", "13") or (number == "11" and sign == "#"):
+        p.alts.add(sign + number)
+    elif number == "4" and sign == "#":
+        p.alts.add("#11")
+    elif number == "6" and sign == "b":
+        p.alts.add("b13")
+    else:
+        _fail(text, f"cannot read the alteration {sign}{number}")
+
+
+def _read_number(p, text, n):
+    if n == "7":
+        if p.seventh is None:
+            p.seventh = "b7"
+    elif n in ("9", "11", "13"):
+        p.ext = max(p.ext, int(n))
+        if p.seventh is None and not p.sixth:
+            p.seventh = "b7"
+    elif n == "6":
+        p.sixth = True
+    else:
+        _fail(text, f"unexpected {n!r}")
+
+
+def _tokens(p, q, text):
+    """Read the quality text `q` (root and bass removed) into `p`."""
+    i = 0
+    start = True
+    while i < len(q):
+        rest = q[i:]
+        major = _MAJ_RE.match(rest)
+        if start and not major and rest.startswith(("min", "mi", "m", "-")):
+            p.third = "b3"
+            i += 3 if rest.startswith("min") else 2 if rest.startswith("mi") else 1
+            start = False
+            continue
+        if major:
+            word = major.group(1)
+            i += len(word)
+            num = _NUM_RE.match(q, i)
+            if num and num.group(1) in ("7", "9", "11", "13"):
+                p.seventh = "7"
+                if num.group(1) != "7":
+                    p.ext = max(p.ext, int(num.group(1)))
+                i = num.end()
+            elif word in ("Δ", "^") or not start:
+                p.seventh = "7"   # a bare triangle means maj7, and so does "m" + "maj"
+            start = False
+            continue
+        if rest.startswith("dim") or (start and rest[0] in "o0"):
+            i += 3 if rest.startswith("dim") else 1
+            p.third, p.fifth = "b3", "b5"
+            if q[i:i + 1] == "7":
+                p.seventh = "bb7"
+                i += 1
+            start = False
+            continue
+        if rest[0] in "øh" and (start or rest[0] == "ø"):
+            p.third, p.fifth, p.seventh, p.halfdim = "b3", "b5", "b7", True
+            i += 1
+            if q[i:i + 1] == "7":
+                i += 1
+            start = False
+            continue
+        if rest.startswith("aug"):
+            i += 3
+            _set_fifth(p, text, "#5")
+            start = False
+            continue
+        if rest[0] == "+":
+            num = _NUM_RE.match(q, i + 1)
+            if start or not num or num.group(1) not in ("5", "9", "11"):
+                _set_fifth(p, text, "#5")   # C+, C+7, C7+
+                i += 1
+            else:
+                _alteration(p, text, "#", num.group(1))
+                i = num.end()
+            start = False
+            continue
+        if rest.startswith("sus"):
+            i += 3
+            if q[i:i + 1] in ("2", "4"):
+                p.sus = q[i]
+                i += 1
+            elif q[i:i + 1] == "9":
+                p.sus = "4"
+                _read_number(p, text, "9")
+                i += 1
+            else:
+                p.sus = "4"
+            p.third = None
+            start = False
+            continue
+        if rest.startswith("add"):
+            i += 3
+            num = re.match(r"[b#]?(\d+)", q[i:])
+            if not num:
+                _fail(text, "'add' without a number")
+            word = num.group(0)
+            i += len(word)
+            if word in ("9", "2"):
+                p.add9 = True
+            elif word in ("13", "6"):
+                p.sixth = True
+            elif word[0] in "b#":
+                _alteration(p, text, word[0], word[1:])
+            elif word in ("11", "4"):
+                _fail(text, "add11 chords are not supported")
+            else:
+                _fail(text, f"cannot add {word}")
+            start = False
+            continue
+        if rest.startswith("alt"):
+            p.alt = True
+            if p.seventh is None:
+                p.seventh = "b7"
+            i += 3
+            if q[i:i + 1] == ".":
+                i += 1
+            start = False
+            continue
+        if rest.startswith(("omit", "no")):
+            i += 4 if rest.startswith("omit") else 2
+            if q[i:i + 1] != "5":
+                _fail(text, "only the 5th can be omitted")
+            i += 1
+            start = False
+            continue
+        if rest[0] in "b#-" and _NUM_RE.match(q, i + 1):
+            num = _NUM_RE.match(q, i + 1)
+            _alteration(p, text, "#" if rest[0] == "#" else "b", num.group(1))
+            i = num.end()
+            start = False
+            continue
+        if rest.startswith("69"):
+            p.sixth = p.add9 = True
+            i += 2
+            start = False
+            continue
+        num = _NUM_RE.match(q, i)
+        if num:
+            n = num.group(1)
+            i = num.end()
+            if start and n == "5" and i == len(q):
+                p.power = True
+            elif start and n in ("2", "4") and i == len(q):
+                p.sus, p.third = n, None
+            else:
+                _read_number(p, text, n)
+            start = False
+            continue
+        _fail(text, f"cannot read {rest!r}")
+
+
+def _name_quality(p, text):
+    """The canonical QUALITIES key of the parts, or a ChordSymbolError."""
+    if p.power:
+        return "5"
+    if p.halfdim or (p.third == "b3" and p.fifth == "b5" and p.seventh == "b7"):
+        if p.alts or p.sixth or p.ext > 9 or (p.add9 and p.ext):
+            _fail(text, "unsupported half-diminished chord")
+        return "m9b5" if (p.ext == 9 or p.add9) else "m7b5"
+    if p.third == "b3" and p.fifth == "b5":
+        if p.seventh == "bb7" and not (p.alts or p.ext or p.sixth or p.add9):
+            return "dim7"
+        if p.seventh is None and not (p.alts or p.ext or p.sixth or p.add9):
+            return "dim"
+        if p.seventh is None and p.sixth and not (p.alts or p.ext or p.add9):
+            return "dim7"   # dim6 is dim7 spelled with a sixth
+        _fail(text, "unsupported diminished chord")
+    if p.third == "b3":
+        if p.alts or p.alt:
+            _fail(text, "altered minor chords are not supported")
+        if p.fifth == "#5":
+            if p.seventh or p.sixth or p.ext or p.add9:
+                _fail(text, "unsupported minor chord with a raised fifth")
+            return "m#5"
+        if p.seventh == "7":
+            if p.ext in (0, 9) and not p.sixth:
+                return "mmaj9" if (p.ext or p.add9) else "mmaj7"
+            _fail(text, "unsupported minor-major chord")
+        if p.seventh == "b7":
+            if p.sixth:
+                _fail(text, "a minor chord with both a 6th and a 7th")
+            ext = p.ext or (9 if p.add9 else 0)
+            return {0: "m7", 9: "m9", 11: "m11", 13: "m13"}[ext]
+        if p.sixth:
+            return "m69" if (p.add9 or p.ext == 9) else "m6"
+        return "madd9" if p.add9 else "m"
+    if p.third is None:  # sus
+        if p.fifth != "5" or p.sixth:
+            _fail(text, "unsupported suspended chord")
+        if p.sus == "2":
+            if p.seventh or p.alts or p.ext or p.add9:
+                _fail(text, "unsupported sus2 chord")
+            return "sus2"
+        if p.seventh == "b7":
+            ext = p.ext or (9 if p.add9 else 0)
+            if p.alts == {"b9"} and ext == 0:
+                return "7b9sus4"
+            if not p.alts and ext in (0, 9, 11, 13):
+                return {0: "7sus4", 9: "9sus4", 11: "9sus4", 13: "13sus4"}[ext]
+            _fail(text, "unsupported suspended chord")
+        if p.seventh is None and not (p.alts or p.ext or p.add9):
+            return "sus4"
+        _fail(text, "unsupported suspended chord")
+    # major third
+    if p.seventh == "7":
+        alts = set(p.alts)
+        if p.fifth == "#5":
+            alts.add("#5")
+        elif p.fifth == "b5":
+            alts.add("#11")
+        if p.sixth:
+            if p.ext:
+                _fail(text, "a major seventh chord with both a 6th and a 13th")
+            p.ext = 13
+        ext = p.ext or (9 if p.add9 else 0)
+        if ext == 11:
+            _fail(text, "maj11 chords are not supported")
+        key = "maj" + str(ext or 7) + "".join(a for a in ("#11", "#5") if a in alts)
+        if alts - {"#11", "#5"} or key not in QUALITIES:
+            _fail(text, "unsupported major seventh chord")
+        return key
+    if p.seventh == "b7":
+        if p.alt:
+            return "7alt"
+        alts = set(p.alts)
+        if p.fifth != "5":
+            alts.add(p.fifth)
+        ext = p.ext
+        if p.sixth:
+            ext = max(ext, 13)
+        if p.add9:
+            ext = max(ext, 9)
+        if ext == 11:
+            if alts:
+                _fail(text, "unsupported altered eleventh chord")
+            return "11"
+        top = str(ext or 7)
+        if top == "9" and alts & {"b9", "#9"}:
+            top = "7"
+        if top == "13" and alts & {"b13", "#5"}:
+            _fail(text, "a 13th chord with a flat 13th")
+        key = dominant_key(top, alts)
+        if key not in QUALITIES:
+            _fail(text, "unsupported dominant chord")
+        return key
+    if p.seventh == "bb7":
+        _fail(text, "a diminished seventh over a major third")
+    if p.alts or p.ext or p.alt:
+        _fail(text, "extensions without a seventh")
+    if p.fifth == "#5":
+        if p.sixth or p.add9:
+            _fail(text, "unsupported augmented chord")
+        return "aug"
+    if p.fifth == "b5":
+        _fail(text, "a major triad with a flat fifth")
+    if p.sixth:
+        return "69" if p.add9 else "6"
+    return "add9" if p.add9 else "maj"
+
+
+@lru_cache(maxsize=4096)
+def parse_symbol(text, flat_dash=False):
+    """The Chord of a lead-sheet symbol: "Bbmaj7", "F#m7b5", "C7(b9)", "Cm7/Bb", "N.C.".
+
+    Returns NO_CHORD for "N.C." and its spellings. Raises ChordSymbolError (a
+    ValueError) naming the symbol when it cannot be read. With flat_dash=True a '-'
+    right after a note letter is a flat, as music21 writes it ("B-maj7", "C/B-").
+    """
+    if not isinstance(text, str):
+        raise ChordSymbolError(f"a chord symbol must be text, not {text!r}")
+    s = text.translate(_UNICODE).strip()
+    if not s:
+        raise ChordSymbolError("empty chord symbol")
+    if _NC_RE.match(s):
+        return NO_CHORD
+    if s.startswith("(") and s.endswith(")") and s.count("(") == 1:
+        s = s[1:-1]
+    s = _ALTERNATIVE_RE.sub("", s)           # Dmaj7(Em7b5) -> Dmaj7
+    s = re.sub(r"[\s(),]", "", s)            # C7(b9, #11) -> C7b9#11
+    root_m = (_ROOT_DASH_RE if flat_dash else _ROOT_RE).match(s)
+    if not root_m:
+        _fail(text, "it does not start with a note name A-G")
+    root_name = root_m.group(1).upper() + root_m.group(2).replace("-", "b")
+    q = s[root_m.end():]
+    bass_name = None
+    bass_m = (_BASS_DASH_RE if flat_dash else _BASS_RE).search(q)
+    if bass_m:
+        bass_name = bass_m.group(1)
+        bass_name = bass_name[0].upper() + bass_name[1:].replace("-", "b")
+        q = q[:bass_m.start()]
+    q = q.replace("6/9", "69").replace("/", "")   # Cm/maj7 -> Cmmaj7
+    p = _Parts()
+    _tokens(p, q, text)
+    quality = _name_quality(p, text)
+    root = pc_from_name(root_name)
+    bass = None if bass_name is None else pc_from_name(bass_name)
+    return Chord(root, quality, bass, root_name, bass_name)
