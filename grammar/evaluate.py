@@ -1,0 +1,251 @@
+"""The musical bars of DESIGN.md, computed from a performance: pure statistics.
+
+A performance is a list of notes `(onset, duration, pitch)` with onset and duration in
+beats *as played* (floats, swung), plus the chord changes `(tick, Chord)` in straight
+ticks from the start. Onsets are put back on the straight grid with
+`grammar.swing.unswung_ticks` before anything is measured, so swing never counts as
+"off the grid" and chord lookups and inter-onset intervals use musical time.
+
+Every note is classified against the chord sounding at its onset:
+
+- C: a chord tone;
+- S: a chord-scale tone that is not a chord tone;
+- A: an approach: neither C nor S, moving by 1 or 2 semitones to the next note, which
+  is a chord tone of *its* chord (so an approach into a chord change counts);
+- X: anything else.
+
+The bars are data (`BARS`), with the human reference figures beside them, so the CLI,
+the tests and docs/MUSIC.md all print the same table.
+"""
+
+import bisect
+import math
+from collections import Counter
+from typing import NamedTuple
+
+from grammar.pitch import TPQ
+from grammar.swing import unswung_ticks
+
+GRID_TOLERANCE = 0.1   # ticks (1/120 beat, 4 ms at 120 bpm): a recorded onset this close to the grid is on it
+OVERLAP_TOLERANCE = 1e-3  # beats: MIDI rounding is not an overlap
+
+
+class Bar(NamedTuple):
+    """One musical bar: the band we must land in, and the human reference beside it."""
+    name: str
+    label: str
+    lo: float | None      # None: no lower bound
+    hi: float | None      # None: no upper bound
+    human: str            # p10 / median / p90 over 141 transcribed choruses (DESIGN.md)
+
+
+BARS = (
+    Bar("strong_chord", "chord tones among notes on beats 1 and 3", 0.60, 0.90,
+        "0.41 / 0.61 / 0.79"),
+    Bar("chord", "chord tones among all notes", 0.45, 0.80, "0.41 / 0.55 / 0.73"),
+    Bar("scale", "scale tones among all notes", 0.15, None, "0.19 / 0.27 / 0.34"),
+    Bar("outside", "outside (X)", None, 0.12, "0.02 / 0.09 / 0.19"),
+    Bar("change_fit", "first note after a chord change is C or S", 0.90, None,
+        "0.67 / 0.86 / 1.00"),
+    Bar("pc_entropy", "pitch-class entropy (bits)", 3.1, None, "3.13 / 3.38 / 3.50"),
+    Bar("ioi_entropy", "inter-onset-interval entropy, 1/12-beat grid (bits)", 1.0, None,
+        "1.05 / 1.79 / 2.30"),
+    Bar("repeat3", "the same pitch three times in a row", None, 0.02, "0 / 0 / 0.012"),
+    Bar("leaps", "leaps over an octave", None, 0.02, "0 / 0 / 0.015"),
+    Bar("notes_per_beat", "notes per beat", 1.0, 2.0, "1.08 / 1.49 / 1.85"),
+    Bar("out_of_register", "notes outside the register", None, 0, "0"),
+    Bar("overlaps", "overlapping notes", None, 0, "0"),
+    Bar("off_grid", "onsets off the (swung) grid", None, 0, "0"),
+)
+BAR_BY_NAME = {b.name: b for b in BARS}
+
+
+def strong_beats(beats_per_bar):
+    """Beat indices (0-based) that count as "beats 1 and 3": the downbeat, and the
+    middle of the bar when the bar splits evenly in two halves of two beats or more."""
+    if beats_per_bar >= 4 and beats_per_bar % 2 == 0:
+        return (0, beats_per_bar // 2)
+    return (0,)
+
+
+def entropy(counts):
+    """Shannon entropy in bits of a Counter (or any iterable of counts)."""
+    values = list(counts.values()) if hasattr(counts, "values") else list(counts)
+    total = sum(values)
+    if total <= 0:
+        return 0.0
+    return 0.0 - sum(c / total * math.log2(c / total) for c in values if c > 0)
+
+
+class _Timeline:
+    """Chord lookup by straight tick over sorted (tick, Chord) changes."""
+
+    def __init__(self, changes):
+        changes = sorted(changes, key=lambda tc: tc[0])
+        self.ticks = [t for t, _ in changes]
+        self.chords = [c for _, c in changes]
+
+    def index_at(self, tick):
+        return bisect.bisect_right(self.ticks, tick) - 1
+
+    def at(self, tick):
+        i = self.index_at(tick)
+        return self.chords[i] if i >= 0 else None
+
+
+def classify_tone(pitch, chord):
+    """C, S or None (neither) for one pitch against one chord; None for no chord."""
+    if not chord:
+        return None
+    bit = 1 << (pitch % 12)
+    if chord.tones & bit:
+        return "C"
+    if chord.scale & bit:
+        return "S"
+    return None
+
+
+def classify_notes(pitches, chords):
+    """Kinds C/S/A/X of a monophonic line, each against its own chord; '-' where the
+    chord is missing (N.C. or before the first change), which the shares leave out."""
+    n = len(pitches)
+    base = [classify_tone(p, c) if c else "-" for p, c in zip(pitches, chords)]
+    kinds = []
+    for i in range(n):
+        k = base[i]
+        if k is None:
+            nxt = i + 1
+            if nxt < n and base[nxt] == "C" and 1 <= abs(pitches[nxt] - pitches[i]) <= 2:
+                k = "A"
+            else:
+                k = "X"
+        kinds.append(k)
+    return kinds
+
+
+def _share(num, den):
+    return num / den if den else float("nan")
+
+
+def evaluate(notes, changes, beats_per_bar=4, swing=0.5, low=None, high=None,
+             span_beats=None, grid_tolerance=GRID_TOLERANCE):
+    """All statistics of DESIGN.md's musical bars for one performance.
+
+    notes: iterable of (onset_beats, duration_beats, pitch), any order;
+    changes: (tick, Chord) chord changes in straight ticks from the start;
+    swing: the swing the performance was played with (0.5 = straight);
+    low, high: the register (None = not checked);
+    span_beats: the length of the performance in beats (default: the end of the last
+    note, rounded up to a whole bar), the denominator of notes per beat.
+    Returns a dict: one entry per name in BARS, plus counts and the kind shares.
+    """
+    notes = sorted((float(o), float(d), int(p)) for o, d, p in notes)
+    timeline = _Timeline(changes)
+    bar_ticks = beats_per_bar * TPQ
+    strong = strong_beats(beats_per_bar)
+
+    straight = [unswung_ticks(o, swing) for o, _, _ in notes]
+    grid = [round(t) for t in straight]
+    off_grid = sum(1 for t, g in zip(straight, grid) if abs(t - g) > grid_tolerance)
+    pitches = [p for _, _, p in notes]
+    chords = [timeline.at(g) for g in grid]
+    kinds = classify_notes(pitches, chords)
+    classified = [k for k in kinds if k != "-"]
+    kc = Counter(classified)
+    n_cls = len(classified)
+
+    strong_kinds = [k for k, g in zip(kinds, grid)
+                    if k != "-" and g % TPQ == 0 and (g % bar_ticks) // TPQ in strong]
+
+    # the first note after each chord change (a change = a different chord symbol)
+    fits = []
+    for ci in range(1, len(timeline.ticks)):
+        prev, cur = timeline.chords[ci - 1], timeline.chords[ci]
+        if not cur or (prev and prev.symbol == cur.symbol):
+            continue
+        start = timeline.ticks[ci]
+        end = timeline.ticks[ci + 1] if ci + 1 < len(timeline.ticks) else math.inf
+        j = bisect.bisect_left(grid, start)
+        if j < len(grid) and grid[j] < end:
+            fits.append(kinds[j] in ("C", "S"))
+
+    iois = Counter()
+    for a, b in zip(grid, grid[1:]):
+        iois[min(b - a, bar_ticks)] += 1
+
+    repeats = sum(1 for i in range(2, len(pitches))
+                  if pitches[i] == pitches[i - 1] == pitches[i - 2])
+    leaps = sum(1 for a, b in zip(pitches, pitches[1:]) if abs(b - a) > 12)
+    overlaps = sum(1 for (o1, d1, _), (o2, _, _) in zip(notes, notes[1:])
+                   if o1 + d1 > o2 + OVERLAP_TOLERANCE)
+    out_reg = sum(1 for p in pitches
+                  if (low is not None and p < low) or (high is not None and p > high))
+    if span_beats is None:
+        end = max((o + d for o, d, _ in notes), default=0.0)
+        span_beats = max(1, math.ceil(end / beats_per_bar - 1e-9)) * beats_per_bar
+
+    n = len(notes)
+    return {
+        "notes": n,
+        "beats": span_beats,
+        "kinds": {k: _share(kc[k], n_cls) for k in "CSAX"},
+        "unclassified": n - n_cls,
+        "strong_notes": len(strong_kinds),
+        "changes_with_a_note": len(fits),
+        "strong_chord": _share(sum(1 for k in strong_kinds if k == "C"), len(strong_kinds)),
+        "chord": _share(kc["C"], n_cls),
+        "scale": _share(kc["S"], n_cls),
+        "outside": _share(kc["X"], n_cls),
+        "change_fit": _share(sum(fits), len(fits)),
+        "pc_entropy": entropy(Counter(p % 12 for p in pitches)),
+        "ioi_entropy": entropy(iois),
+        "repeat3": _share(repeats, n),
+        "leaps": _share(leaps, n - 1),
+        "notes_per_beat": _share(n, span_beats),
+        "out_of_register": out_reg,
+        "overlaps": overlaps,
+        "off_grid": off_grid,
+    }
+
+
+def check(stats):
+    """[(bar, value, ok)] for every bar of BARS; a NaN share (nothing to measure) fails."""
+    out = []
+    for bar in BARS:
+        v = stats[bar.name]
+        ok = not (isinstance(v, float) and math.isnan(v))
+        if ok and bar.lo is not None:
+            ok = v >= bar.lo - 1e-12
+        if ok and bar.hi is not None:
+            ok = v <= bar.hi + 1e-12
+        out.append((bar.name, v, bar, ok))
+    return out
+
+
+def band(bar):
+    """The bar's band as text: "0.60 – 0.90", "≥ 0.15", "≤ 0.12", "0"."""
+    def f(x):
+        return f"{x:g}" if float(x).is_integer() else f"{x:.2f}".rstrip("0")
+    if bar.lo is not None and bar.hi is not None:
+        return f"{f(bar.lo)} – {f(bar.hi)}"
+    if bar.lo is not None:
+        return f"≥ {f(bar.lo)}"
+    if bar.hi == 0:
+        return "0"
+    return f"≤ {f(bar.hi)}"
+
+
+def format_value(x):
+    if isinstance(x, float):
+        return "n/a" if math.isnan(x) else f"{x:.3f}"
+    return str(x)
+
+
+def mean_stats(all_stats):
+    """Average each bar over several performances (NaNs left out), for tuning reports."""
+    out = {}
+    for bar in BARS:
+        vals = [s[bar.name] for s in all_stats
+                if not (isinstance(s[bar.name], float) and math.isnan(s[bar.name]))]
+        out[bar.name] = sum(vals) / len(vals) if vals else float("nan")
+    return out
