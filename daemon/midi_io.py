@@ -1,0 +1,306 @@
+"""MIDI ports for the daemon, on python-rtmidi: open by config text, fail with clear errors.
+
+A port is named in the config as `"virtual:NAME"` (we create it, others connect to it)
+or as any other text (we connect to the first existing port whose name contains it,
+case-insensitively). The ports are used through python-rtmidi directly rather than
+through mido's port classes, because the daemon needs three things mido hides: the
+ignore flags (rtmidi drops MIDI clock by default, and we need clock), a callback that
+does nothing but timestamp and enqueue (mido parses inside the callback), and closing
+and reopening a port on the same client when a device comes back.
+
+Messages stay raw (lists of ints) on the hot path: the dispatcher thread parses them.
+"""
+
+import os
+import tempfile
+import threading
+import time
+
+import rtmidi
+
+from daemon.errors import ConfigError, MidiSystemError
+
+BACKENDS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
+VIRTUAL = "virtual:"
+
+HOW_TO_START = {
+    "alsa": ("the ALSA sequencer is missing (/dev/snd/seq does not exist). Load it with "
+             "`sudo modprobe snd-seq` (add `snd-seq` to /etc/modules to keep it), check "
+             "that this user is in the `audio` group, or set `midi.backend: jack` and "
+             "run a JACK server"),
+    "jack": ("no JACK server is running{server}. Start one, e.g. "
+             "`jackd -d alsa` with a sound card, or without hardware "
+             "`JACK_NO_AUDIO_RESERVATION=1 jackd --no-realtime -d dummy -r 48000 -p 64`; "
+             "with PipeWire, install its JACK support (pipewire-jack); "
+             "or set `midi.backend: alsa`"),
+}
+
+
+class _QuietStderr:
+    """Capture C-level stderr (libjack and alsa-lib print there) while opening a client.
+
+    Without this a missing JACK server prints five lines of library noise before our
+    one clear message. The captured text is kept for the debug log.
+    """
+
+    def __enter__(self):
+        self.text = ""
+        try:
+            self._tmp = tempfile.TemporaryFile()
+            self._saved = os.dup(2)
+            os.dup2(self._tmp.fileno(), 2)
+        except OSError:
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is None:
+            return False
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._tmp.seek(0)
+        self.text = self._tmp.read().decode("utf-8", "replace")
+        self._tmp.close()
+        return False
+
+
+def _server_hint():
+    name = os.environ.get("JACK_DEFAULT_SERVER")
+    return f" (JACK_DEFAULT_SERVER={name})" if name else ""
+
+
+def _client(kind, backend, name):
+    """A new rtmidi MidiIn/MidiOut client, or MidiSystemError saying how to get one."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown MIDI backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+    if backend == "alsa" and not os.path.exists("/dev/snd/seq"):
+        raise MidiSystemError("MIDI backend alsa: " + HOW_TO_START["alsa"])
+    cls = rtmidi.MidiIn if kind == "in" else rtmidi.MidiOut
+    try:
+        with _QuietStderr():
+            return cls(rtapi=BACKENDS[backend], name=name)
+    except (rtmidi.RtMidiError, RuntimeError, OSError) as e:
+        msg = HOW_TO_START[backend].format(server=_server_hint())
+        raise MidiSystemError(f"MIDI backend {backend}: {msg} ({e})") from None
+
+
+def list_ports(backend):
+    """(input port names, output port names) that the backend can see right now."""
+    mi = _client("in", backend, "jazzd-ports")
+    mo = _client("out", backend, "jazzd-ports")
+    try:
+        return mi.get_ports(), mo.get_ports()
+    finally:
+        mi.delete()
+        mo.delete()
+
+
+def parse_spec(spec):
+    """`"virtual:NAME"` → (True, NAME); anything else → (False, text to search for)."""
+    if spec.startswith(VIRTUAL):
+        name = spec[len(VIRTUAL):].strip()
+        if not name:
+            raise ConfigError(f"bad MIDI port {spec!r}: 'virtual:' needs a name, "
+                              f"e.g. 'virtual:jazzd-in'")
+        return True, name
+    return False, spec
+
+
+def find_port(names, text, exclude=()):
+    """Index of the first name containing `text` (case-insensitive), or None.
+
+    Ports of our own clients (`exclude`: client-name prefixes) never match, so an
+    input spec of "jazzd" cannot loop our own output back in.
+    """
+    want = text.lower()
+    for i, name in enumerate(names):
+        if any(name.startswith(p + ":") for p in exclude):
+            continue
+        if want in name.lower():
+            return i
+    return None
+
+
+def _missing_port(direction, spec, backend, names):
+    what = "input" if direction == "in" else "output"
+    listing = ", ".join(repr(n) for n in names) if names else "none"
+    return ConfigError(
+        f"'midi.{what}': no MIDI {what} port matching {spec!r} on backend {backend}. "
+        f"Available {what} ports: {listing}. Use part of one of these names, or "
+        f"'virtual:NAME' to create a port that others connect to")
+
+
+class _Port:
+    """What inputs and outputs share: the client, the spec, connect and reconnect."""
+
+    direction = None       # "in" or "out"
+
+    def __init__(self, backend, spec, own_clients=()):
+        self.backend = backend
+        self.spec = spec
+        self.virtual, self.target = parse_spec(spec)
+        self.own_clients = tuple(own_clients)
+        self.client_name = self.target if self.virtual else f"jazzd-{self.direction}"
+        self.port_name = None        # the peer we are connected to (or our virtual name)
+        self.connected = False
+        self._lock = threading.Lock()
+        self._rt = _client(self.direction, backend, self.client_name)
+
+    def _after_open(self):
+        """Hook for the input: set ignore flags and the callback."""
+
+    def open(self):
+        """Create the virtual port or connect to the named one; ConfigError if missing."""
+        if self.virtual:
+            with _QuietStderr():
+                self._rt.open_virtual_port(self.direction)
+            self.port_name = f"{self.client_name}:{self.direction}"
+        else:
+            names = self._rt.get_ports()
+            i = find_port(names, self.target, self.own_clients)
+            if i is None:
+                raise _missing_port(self.direction, self.spec, self.backend, names)
+            self._connect(i, names[i])
+        self._after_open()
+        self.connected = True
+        return self
+
+    def _connect(self, index, name):
+        with self._lock:
+            try:
+                self._rt.open_port(index, self.direction)
+            except (rtmidi.RtMidiError, RuntimeError) as e:
+                raise MidiSystemError(f"cannot connect to MIDI port {name!r}: {e}") from None
+            self.port_name = name
+
+    def present(self):
+        """Is the peer port still there? (A virtual port is ours: always.)"""
+        if self.virtual:
+            return True
+        try:
+            names = self._rt.get_ports()
+        except (rtmidi.RtMidiError, RuntimeError):
+            return False
+        return self.port_name in names
+
+    def drop(self):
+        """The peer went away: close our end, keep the client for a later reconnect."""
+        with self._lock:
+            self.connected = False
+            self._close_port()
+
+    def _close_port(self):
+        try:
+            self._rt.close_port()
+        except (rtmidi.RtMidiError, RuntimeError):
+            pass
+
+    def try_reconnect(self):
+        """If a matching port exists again, connect to it; return True if connected."""
+        if self.connected:
+            return True
+        names = self._rt.get_ports()
+        i = find_port(names, self.target, self.own_clients)
+        if i is None:
+            return False
+        try:
+            self._connect(i, names[i])
+        except MidiSystemError:
+            return False
+        self._after_open()
+        self.connected = True
+        return True
+
+    def close(self):
+        with self._lock:
+            self.connected = False
+            self._close_port()
+            try:
+                self._rt.delete()
+            except (rtmidi.RtMidiError, RuntimeError):
+                pass
+
+
+class InputPort(_Port):
+    """An input whose callback only timestamps and enqueues raw bytes.
+
+    `queue` needs a non-blocking `put` (queue.SimpleQueue: C-implemented, unbounded,
+    never blocks). Each item is `(time.monotonic(), [status, data...])`.
+    """
+
+    direction = "in"
+
+    def __init__(self, backend, spec, queue, own_clients=()):
+        self.queue = queue
+        self.received = 0
+        super().__init__(backend, spec, own_clients)
+
+    def _after_open(self):
+        # sysex: ignored (we have no use for it and it can be large); timing (0xF8 clock,
+        # 0xF1 MTC): received, we follow MIDI clock; active sensing: ignored.
+        self._rt.ignore_types(sysex=True, timing=False, active_sense=True)
+        self._rt.cancel_callback()
+        self._rt.set_callback(self._callback)
+
+    def _callback(self, event, _data, _now=time.monotonic):
+        # Runs on rtmidi's thread: timestamp, enqueue, nothing else. Never raises.
+        try:
+            self.queue.put((_now(), event[0]))
+            self.received += 1
+        except Exception:          # noqa: BLE001 - nothing may escape into rtmidi
+            pass
+
+    def _close_port(self):
+        # Deregister the callback first: closing with a live callback can crash
+        # (mido issue #368).
+        try:
+            self._rt.cancel_callback()
+        except (rtmidi.RtMidiError, RuntimeError):
+            pass
+        super()._close_port()
+
+
+class OutputPort(_Port):
+    """An output; `send` is thread-safe, never raises, and returns False on failure."""
+
+    direction = "out"
+
+    def __init__(self, backend, spec, own_clients=()):
+        self.sent = 0
+        self.errors = 0
+        super().__init__(backend, spec, own_clients)
+
+    def send(self, data):
+        with self._lock:
+            if not self.connected:
+                return False
+            try:
+                self._rt.send_message(data)
+                self.sent += 1
+                return True
+            except Exception:      # noqa: BLE001 - a failed send must not stop the music
+                self.errors += 1
+                return False
+
+
+def open_ports(midi_cfg, queue):
+    """Open the configured input and output; (InputPort, OutputPort) or a UserError."""
+    backend = midi_cfg["backend"]
+    own = []
+    for spec in (midi_cfg["input"], midi_cfg["output"]):
+        virtual, name = parse_spec(spec)
+        own.append(name if virtual else None)
+    own = [o for o in own if o] + ["jazzd-in", "jazzd-out"]
+    inp = InputPort(backend, midi_cfg["input"], queue, own)
+    try:
+        inp.open()
+        out = OutputPort(backend, midi_cfg["output"], own)
+        try:
+            out.open()
+        except BaseException:
+            out.close()
+            raise
+    except BaseException:
+        inp.close()
+        raise
+    return inp, out

@@ -1,0 +1,200 @@
+"""Send note-ons and note-offs at absolute deadlines, and never leave a note hanging.
+
+Deadlines are absolute `time.monotonic()` times, never chained sleeps, so an early or
+late wake-up never accumulates into drift. The thread sleeps (on a condition, so an
+earlier event wakes it) until `spin` seconds before the next deadline, then spins on
+the clock for the last stretch: an OS wake-up is good to ~0.1 ms, a spin to a few µs.
+
+The scheduler is the one place that knows which notes are sounding. `silence()`
+(stop, signal, port loss, a crash anywhere) sends a note-off for each, then CC123
+(all notes off) on the output channel. The output is monophonic: a note-on first
+ends any note still sounding.
+
+Each send's lateness (send time − deadline) goes into a preallocated ring buffer, so
+`jazzd bench` can report p50/p99/max without per-note allocation or logging.
+"""
+
+import heapq
+import logging
+import os
+import threading
+import time
+
+import numpy as np
+
+log = logging.getLogger("jazzd.scheduler")
+
+ON, OFF = 0, 1
+CC_ALL_NOTES_OFF = 123
+
+
+class Scheduler(threading.Thread):
+    """The output thread. `send(list_of_ints) -> bool` is the output port's send.
+
+    `notifier` (optional) gets `.watchdog()` on every loop iteration. While
+    `freeze_file` exists the loop blocks: a debug hook for the watchdog test.
+    """
+
+    def __init__(self, send, channel=1, notifier=None, freeze_file=None, spin=0.0015,
+                 ring_size=4096, idle_wait=0.1):
+        super().__init__(name="jazzd-scheduler", daemon=True)
+        self._send = send
+        self.channel = channel - 1        # 0-based on the wire
+        self.notifier = notifier
+        self.freeze_file = freeze_file
+        self.spin = spin
+        self.idle_wait = idle_wait
+        self._cond = threading.Condition(threading.Lock())
+        self._heap = []                   # (deadline, seq, kind, pitch, velocity, note id)
+        self._seq = 0
+        self._sounding = {}               # pitch -> note id
+        self._halt = False
+        self.epoch = 0                    # bumped by silence(): stale notes are dropped
+        self.notes_played = 0
+        self.late_ring = np.zeros(ring_size, dtype=np.float64)
+        self._ring_i = 0
+        self.on_error = None              # called with the exception if the loop dies
+
+    # -- producer side (improviser thread) -------------------------------------------
+
+    def note(self, on_time, off_time, pitch, velocity, epoch=None):
+        """Schedule one note; dropped if `epoch` is stale (a silence() came in between)."""
+        with self._cond:
+            if self._halt or (epoch is not None and epoch != self.epoch):
+                return False
+            self._seq += 1
+            nid = self._seq
+            heapq.heappush(self._heap, (on_time, nid, ON, pitch, velocity, nid))
+            self._seq += 1
+            heapq.heappush(self._heap, (off_time, self._seq, OFF, pitch, 0, nid))
+            self._cond.notify()
+        return True
+
+    def pending(self):
+        with self._cond:
+            return len(self._heap)
+
+    def sounding(self):
+        with self._cond:
+            return sorted(self._sounding)
+
+    # -- silence ---------------------------------------------------------------------
+
+    def silence(self):
+        """Forget pending events, note-off every sounding note, then CC123.
+
+        Safe from any thread; the scheduler lock is held across the sends so a note-on
+        cannot slip out after its note-off.
+        """
+        with self._cond:
+            self.epoch += 1
+            self._heap.clear()
+            sounding, self._sounding = self._sounding, {}
+            for pitch in sorted(sounding):
+                self._send([0x80 | self.channel, pitch, 0])
+            self._send([0xB0 | self.channel, CC_ALL_NOTES_OFF, 0])
+            self._cond.notify()
+        return len(sounding)
+
+    def all_notes_off(self):
+        """CC123 alone: at start-up, for a note left by a SIGKILLed predecessor."""
+        with self._cond:
+            self._send([0xB0 | self.channel, CC_ALL_NOTES_OFF, 0])
+
+    def stop(self, timeout=1.0):
+        """Silence and end the thread."""
+        self.silence()
+        with self._cond:
+            self._halt = True
+            self._cond.notify()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+
+    # -- statistics ------------------------------------------------------------------
+
+    def lateness(self):
+        """The recorded send latenesses in seconds (up to the ring size, oldest first)."""
+        n = self._ring_i
+        size = len(self.late_ring)
+        if n <= size:
+            return self.late_ring[:n].copy()
+        i = n % size
+        return np.concatenate((self.late_ring[i:], self.late_ring[:i]))
+
+    def lateness_stats(self):
+        """{"count", "p50_ms", "p99_ms", "max_ms"} over the ring buffer."""
+        lat = self.lateness()
+        if not len(lat):
+            return {"count": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+        ms = lat * 1e3
+        return {"count": int(self._ring_i), "p50_ms": float(np.percentile(ms, 50)),
+                "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
+
+    # -- the loop --------------------------------------------------------------------
+
+    def run(self):
+        try:
+            self._loop()
+        except BaseException as e:     # noqa: BLE001 - silence first, then report
+            try:
+                self.silence()
+            finally:
+                if self.on_error is not None:
+                    self.on_error(e)
+                else:
+                    raise
+
+    def _freeze(self):
+        while os.path.exists(self.freeze_file):
+            time.sleep(0.05)
+
+    def _loop(self):
+        cond = self._cond
+        heap = self._heap
+        mono = time.monotonic
+        notifier = self.notifier
+        while True:
+            if notifier is not None:
+                notifier.watchdog()
+            if self.freeze_file is not None and os.path.exists(self.freeze_file):
+                self._freeze()
+            with cond:
+                if self._halt:
+                    return
+                if not heap:
+                    cond.wait(self.idle_wait)
+                    continue
+                deadline = heap[0][0]
+                wait = deadline - mono() - self.spin
+                if wait > 0:
+                    cond.wait(min(wait, self.idle_wait))
+                    continue
+            # Spin, without the lock, to the deadline.
+            while mono() < deadline:
+                pass
+            with cond:
+                self._send_due(mono)
+
+    def _send_due(self, mono):
+        heap = self._heap
+        ch = self.channel
+        ring = self.late_ring
+        size = len(ring)
+        while heap and heap[0][0] <= mono():
+            deadline, _, kind, pitch, velocity, nid = heapq.heappop(heap)
+            if kind == ON:
+                for other in list(self._sounding):        # monophonic: end the last note
+                    self._send([0x80 | ch, other, 0])
+                self._sounding.clear()
+                now = mono()
+                self._send([0x90 | ch, pitch, velocity])
+                self._sounding[pitch] = nid
+                self.notes_played += 1
+            else:
+                if self._sounding.get(pitch) != nid:
+                    continue                              # already ended by a later note
+                now = mono()
+                self._send([0x80 | ch, pitch, 0])
+                del self._sounding[pitch]
+            ring[self._ring_i % size] = now - deadline
+            self._ring_i += 1

@@ -1,0 +1,271 @@
+"""Shared fixtures: a private JACK server (dummy driver), MIDI peers, a daemon runner.
+
+The JACK server is started once per test session, with a unique name, and stopped at
+the end. Without `jackd` the tests that need it skip, unless JAZZD_REQUIRE_JACK=1 (CI),
+where they fail.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _require_jack():
+    return os.environ.get("JAZZD_REQUIRE_JACK") == "1"
+
+
+def _jack_env(name):
+    return dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
+
+
+def _wait_for_server(name, proc, timeout=10.0):
+    lsp = shutil.which("jack_lsp")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if lsp:
+            r = subprocess.run([lsp], env=_jack_env(name), capture_output=True, timeout=5)
+            if r.returncode == 0 and b"system:" in r.stdout:
+                return True
+        else:
+            time.sleep(1.0)
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="session")
+def jack_server(tmp_path_factory):
+    """The name of a running private JACK server; JACK_DEFAULT_SERVER is set to it."""
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        msg = "jackd is not installed (Debian: apt install jackd2)"
+        if _require_jack():
+            pytest.fail(msg + " and JAZZD_REQUIRE_JACK=1")
+        pytest.skip(msg)
+    name = f"jazzd-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    logfile = tmp_path_factory.mktemp("jack") / "jackd.log"
+    with open(logfile, "wb") as log:
+        proc = subprocess.Popen(
+            [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
+            env=_jack_env(name), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    if not _wait_for_server(name, proc):
+        proc.kill()
+        proc.wait()
+        msg = f"jackd did not start: {logfile.read_text(errors='replace')[-2000:]}"
+        if _require_jack():
+            pytest.fail(msg)
+        pytest.skip(msg)
+    saved = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    try:
+        yield name
+    finally:
+        if saved is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = saved
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def unique(prefix):
+    return f"{prefix}{uuid.uuid4().hex[:6]}"
+
+
+# -- MIDI peers (the keyboard and the listener) -------------------------------------------
+
+class Recorder:
+    """A JACK MIDI input that records (monotonic time, bytes) of everything it hears."""
+
+    def __init__(self, client, connect_to=None, virtual=None):
+        import rtmidi
+        self.events = []
+        self._lock = threading.Lock()
+        self.rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client)
+        self.rt.ignore_types(False, False, False)
+        self.rt.set_callback(self._cb)
+        if virtual:
+            self.rt.open_virtual_port(virtual)
+        else:
+            self.rt.open_port(port_index(self.rt, connect_to), "in")
+
+    def _cb(self, event, _data):
+        with self._lock:
+            self.events.append((time.monotonic(), tuple(event[0])))
+
+    def snapshot(self):
+        with self._lock:
+            return list(self.events)
+
+    def notes(self):
+        """[(on time, off time or None, pitch, velocity)] from the recorded stream."""
+        return pair_notes(self.snapshot())
+
+    def wait_for(self, pred, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred(self.snapshot()):
+                return True
+            time.sleep(0.01)
+        return False
+
+    def close(self):
+        self.rt.cancel_callback()
+        self.rt.close_port()
+        self.rt.delete()
+
+
+class Keyboard:
+    """A JACK MIDI output playing into the daemon (connected, or as a virtual port)."""
+
+    def __init__(self, client, connect_to=None, virtual=None):
+        import rtmidi
+        self.rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client)
+        if virtual:
+            self.rt.open_virtual_port(virtual)
+        else:
+            self.rt.open_port(port_index(self.rt, connect_to), "out")
+
+    def send(self, *msg):
+        self.rt.send_message(list(msg))
+
+    def chord(self, notes, velocity=80, channel=0):
+        for n in notes:
+            self.send(0x90 | channel, n, velocity)
+
+    def release(self, notes, channel=0):
+        for n in notes:
+            self.send(0x80 | channel, n, 0)
+
+    def close(self):
+        self.rt.close_port()
+        self.rt.delete()
+
+
+def port_index(rt, name_part, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        names = rt.get_ports()
+        for i, n in enumerate(names):
+            if name_part in n:
+                return i
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no JACK port containing {name_part!r} in {names}")
+        time.sleep(0.02)
+
+
+def pair_notes(events):
+    """Pair note-ons with their note-offs: [(on_t, off_t|None, pitch, velocity)]."""
+    open_notes = {}
+    out = []
+    for t, msg in events:
+        if not msg:
+            continue
+        kind = msg[0] & 0xF0
+        if kind == 0x90 and len(msg) == 3 and msg[2] > 0:
+            if msg[1] in open_notes:
+                out.append(open_notes.pop(msg[1]))       # re-struck before its off
+            open_notes[msg[1]] = [t, None, msg[1], msg[2]]
+        elif (kind == 0x80 or (kind == 0x90 and msg[2] == 0)) and len(msg) == 3:
+            n = open_notes.pop(msg[1], None)
+            if n is not None:
+                n[1] = t
+                out.append(n)
+    out.extend(open_notes.values())
+    return sorted((tuple(n) for n in out), key=lambda n: n[0])
+
+
+# -- the daemon as a subprocess ---------------------------------------------------------
+
+def write_config(path, **sections):
+    """A config file with `sections` ({"midi": {...}, ...}) over nothing (defaults)."""
+    path.write_text(yaml.safe_dump(sections, sort_keys=False))
+    return path
+
+
+class DaemonProc:
+    """`jazzd run --config FILE` as a subprocess, with its stderr collected."""
+
+    def __init__(self, config_path, extra_args=(), env=None):
+        self.config_path = config_path
+        self.lines = []
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daemon", "run", "--config", str(config_path),
+             *extra_args],
+            cwd=REPO, env=dict(os.environ, **(env or {})),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def output(self):
+        return "\n".join(self.lines)
+
+    def wait_line(self, text, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return True
+            if self.proc.poll() is not None:
+                time.sleep(0.1)
+                return any(text in line for line in self.lines)
+            time.sleep(0.01)
+        return False
+
+    def wait_ready(self, timeout=10.0):
+        if not self.wait_line("ready in", timeout):
+            self.kill()
+            raise AssertionError("jazzd run did not become ready:\n" + self.output())
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=10.0):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("jazzd run did not exit:\n" + self.output()) from None
+        self._reader.join(2)
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def run_daemon():
+    """Start daemons with `run_daemon(config_path, *args)`; all are killed afterwards."""
+    procs = []
+
+    def start(config_path, *args, env=None):
+        d = DaemonProc(config_path, args, env)
+        procs.append(d)
+        return d
+
+    yield start
+    for d in procs:
+        d.kill()

@@ -1,0 +1,125 @@
+"""The internal clock and the MIDI clock follower, driven by explicit timestamps."""
+
+import random
+
+import pytest
+
+from daemon.clock import PPQN, InternalClock, MidiClock, make_clock
+
+
+def test_internal_clock_maps_beats_and_times():
+    c = InternalClock(120, now=100.0)
+    assert c.time_of(0) == 100.0
+    assert c.time_of(4) == pytest.approx(102.0)
+    assert c.beat_at(101.25) == pytest.approx(2.5)
+    assert c.running(123.0)
+
+
+def test_internal_clock_tempo_change_keeps_the_beat():
+    c = InternalClock(120, now=0.0)
+    before = c.beat_at(10.0)                 # beat 20
+    c.set_bpm(180, now=10.0)
+    assert c.beat_at(10.0) == pytest.approx(before)
+    assert c.time_of(before + 3) == pytest.approx(11.0)      # 3 beats at 180 bpm = 1 s
+    assert c.bpm == pytest.approx(180)
+    assert c.generation == 0                 # no jump: planned notes stay valid
+
+
+def feed(clock, start_t, bpm, ticks, jitter=0.0, rng=None, first_index=0):
+    """Send `ticks` ticks at `bpm` from start_t; return the true tick times."""
+    period = 60.0 / bpm / PPQN
+    rng = rng or random.Random(1)
+    times = []
+    for i in range(ticks):
+        true_t = start_t + (first_index + i) * period
+        clock.on_tick(true_t + rng.uniform(0, jitter))
+        times.append(true_t)
+    return times
+
+
+def test_midi_clock_needs_start_and_two_ticks():
+    c = MidiClock(100)
+    c.on_tick(0.0)
+    c.on_tick(0.02)
+    assert not c.running(0.03)               # ticks without a start do not play
+    c.on_start(0.03)
+    assert not c.running(0.03)
+    c.on_tick(0.04)
+    assert not c.running(0.045)
+    c.on_tick(0.06)
+    assert c.running(0.065)
+    assert c.beat_at(0.04) == pytest.approx(0.0, abs=0.005)  # first tick after start = beat 0
+
+
+def test_midi_clock_tempo_and_phase_with_jitter():
+    c = MidiClock(90)
+    c.on_start(0.0)
+    # 120 bpm with up to 1.33 ms of arrival jitter (one JACK period of 64 frames)
+    times = feed(c, 1.0, 120, 24 * 8, jitter=0.00133)
+    assert c.bpm == pytest.approx(120, abs=0.5)
+    last = times[-1]
+    # predicted time of the next beat vs the true grid, corrected for the mean jitter
+    beat = (len(times) - 1) / PPQN
+    true_next = last + 0.5
+    assert c.time_of(beat + 1) - 0.00067 == pytest.approx(true_next, abs=0.0015)
+    assert c.running(last + 0.01)
+    assert not c.running(last + 1.0)         # the master went quiet: not running
+
+
+def test_midi_clock_follows_a_tempo_change_within_a_beat_or_two():
+    c = MidiClock(120)
+    c.on_start(0.0)
+    times = feed(c, 1.0, 120, 24 * 4)
+    t0 = times[-1] + 60.0 / 120 / PPQN
+    p = 60.0 / 150 / PPQN
+    # 150 bpm from here on, continuing the tick count
+    for i in range(24 * 2):
+        c.on_tick(t0 + i * p)
+    assert c.bpm == pytest.approx(150, abs=1.5)
+    last = t0 + (24 * 2 - 1) * p
+    assert c.time_of(c.beat_at(last) + 1) - last == pytest.approx(0.4, abs=0.004)
+
+
+def test_midi_clock_jump_resyncs():
+    c = MidiClock(120)
+    c.on_start(0.0)
+    times = feed(c, 1.0, 120, 48)
+    p = 60.0 / 60 / PPQN                     # suddenly 60 bpm: every tick a whole period late
+    t = times[-1]
+    for _ in range(6):
+        t += p
+        c.on_tick(t)
+    assert c.bpm == pytest.approx(60, abs=2)
+    assert c.time_of(c.beat_at(t)) == pytest.approx(t, abs=1e-9)
+
+
+def test_midi_clock_stop_continue_and_song_position():
+    c = MidiClock(120)
+    c.on_start(0.0)
+    times = feed(c, 1.0, 120, 30)
+    g = c.generation
+    c.on_stop(times[-1] + 0.005)
+    assert not c.running(times[-1] + 0.006)
+    assert c.generation != g
+    # song position: 8 sixteenths = 2 beats; continue; the next tick is beat 2
+    c.on_song_position(8, 5.0)
+    c.on_continue(5.0)
+    c.on_tick(5.01)
+    c.on_tick(5.01 + 1 / 48)
+    assert c.running(5.03)
+    assert c.beat_at(5.01) == pytest.approx(2.0, abs=0.01)
+
+
+def test_midi_clock_start_restarts_at_beat_zero():
+    c = MidiClock(120)
+    c.on_start(0.0)
+    feed(c, 1.0, 120, 50)
+    c.on_start(3.0)
+    c.on_tick(3.01)
+    c.on_tick(3.01 + 1 / 48)
+    assert c.beat_at(3.01) == pytest.approx(0.0, abs=0.01)
+
+
+def test_make_clock():
+    assert make_clock({"source": "internal", "bpm": 100}).bpm == pytest.approx(100)
+    assert make_clock({"source": "clock", "bpm": 100}).source == "clock"

@@ -1,0 +1,160 @@
+"""MIDI ports through a real JACK server: virtual ports, connect by name, clear errors."""
+
+import os
+import queue
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, Keyboard, Recorder, unique
+from daemon.errors import ConfigError, MidiSystemError
+from daemon.midi_io import InputPort, OutputPort, find_port, list_ports, open_ports, parse_spec
+
+
+def drain(q, n, timeout=2.0):
+    items = []
+    deadline = time.monotonic() + timeout
+    while len(items) < n and time.monotonic() < deadline:
+        try:
+            items.append(q.get(timeout=0.05))
+        except queue.Empty:
+            pass
+    return items
+
+
+def test_parse_spec_and_find_port():
+    assert parse_spec("virtual:jazzd-in") == (True, "jazzd-in")
+    assert parse_spec("Keystation") == (False, "Keystation")
+    with pytest.raises(ConfigError, match="needs a name"):
+        parse_spec("virtual:")
+    names = ["jazzd-out:out", "Midi Through:Port-0 14:0", "Keystation 49:MIDI 1 20:0"]
+    assert find_port(names, "keystation") == 2
+    assert find_port(names, "jazzd", exclude=("jazzd-out",)) is None
+    assert find_port(names, "nothing") is None
+
+
+@pytest.mark.jack
+def test_virtual_input_timestamps_and_keeps_clock_drops_sysex(jack_server):
+    q = queue.SimpleQueue()
+    name = unique("vin")
+    port = InputPort("jack", f"virtual:{name}", q).open()
+    kb = Keyboard(unique("kb"), connect_to=f"{name}:in")
+    try:
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        kb.send(0x90, 60, 100)
+        kb.send(0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7)      # sysex: ignored on purpose
+        kb.send(0xFE)                                    # active sensing: ignored
+        kb.send(0xFA)
+        kb.send(0xF8)                                    # clock: must arrive
+        kb.send(0xF2, 0x10, 0x00)
+        items = drain(q, 4)
+        assert [m for _, m in items] == [[0x90, 60, 100], [0xFA], [0xF8], [0xF2, 0x10, 0]]
+        for t, _ in items:
+            assert t0 <= t < t0 + 0.5
+        assert port.received == 4
+    finally:
+        kb.close()
+        port.close()
+
+
+@pytest.mark.jack
+def test_connect_by_name_both_ways(jack_server):
+    q = queue.SimpleQueue()
+    kb_name, rec_name = unique("kbd"), unique("synth")
+    kb = Keyboard(kb_name, virtual="keys")
+    rec = Recorder(rec_name, virtual="midi-in")
+    try:
+        inp = InputPort("jack", kb_name, q).open()           # part of "kbdXXXX:keys"
+        out = OutputPort("jack", rec_name.upper(), ()).open()  # case-insensitive
+        assert inp.port_name == f"{kb_name}:keys"
+        assert out.port_name == f"{rec_name}:midi-in"
+        time.sleep(0.05)
+        kb.send(0x91, 64, 90)
+        assert [m for _, m in drain(q, 1)] == [[0x91, 64, 90]]
+        assert out.send([0x90, 67, 80])
+        assert rec.wait_for(lambda ev: any(m == (0x90, 67, 80) for _, m in ev), 2.0)
+        inp.close()
+        out.close()
+        assert not out.send([0x90, 67, 80])                   # closed: False, no raise
+    finally:
+        kb.close()
+        rec.close()
+
+
+@pytest.mark.jack
+def test_missing_port_lists_the_available_ones(jack_server):
+    kb_name = unique("present")
+    kb = Keyboard(kb_name, virtual="out")
+    try:
+        with pytest.raises(ConfigError) as e:
+            InputPort("jack", "NoSuchKeyboard", queue.SimpleQueue()).open()
+        msg = str(e.value)
+        assert "'midi.input'" in msg and "NoSuchKeyboard" in msg
+        assert f"{kb_name}:out" in msg
+        assert e.value.status == 78
+    finally:
+        kb.close()
+
+
+@pytest.mark.jack
+def test_peer_goes_away_and_comes_back(jack_server):
+    q = queue.SimpleQueue()
+    kb_name = unique("plug")
+    kb = Keyboard(kb_name, virtual="out")
+    inp = InputPort("jack", kb_name, q).open()
+    try:
+        assert inp.present()
+        kb.close()
+        assert not inp.present()
+        inp.drop()
+        assert not inp.try_reconnect()
+        kb = Keyboard(kb_name, virtual="out")
+        assert inp.try_reconnect() and inp.connected
+        time.sleep(0.05)
+        kb.send(0x90, 61, 1)
+        assert [m for _, m in drain(q, 1)] == [[0x90, 61, 1]]
+    finally:
+        kb.close()
+        inp.close()
+
+
+@pytest.mark.jack
+def test_open_ports_from_config_and_list_ports(jack_server):
+    a, b = unique("jzin"), unique("jzout")
+    inp, out = open_ports({"backend": "jack", "input": f"virtual:{a}",
+                           "output": f"virtual:{b}"}, queue.SimpleQueue())
+    try:
+        ins, outs = list_ports("jack")
+        assert f"{b}:out" in ins          # our output is a source others can read
+        assert f"{a}:in" in outs          # our input is a destination others can write
+        r = subprocess.run([sys.executable, "-m", "daemon", "ports", "--backend", "jack"],
+                           cwd=REPO, capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert f"{a}:in" in r.stdout and f"{b}:out" in r.stdout
+    finally:
+        inp.close()
+        out.close()
+
+
+def test_no_jack_server_says_how_to_start_one(monkeypatch):
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", unique("no-such-server-"))
+    with pytest.raises(MidiSystemError) as e:
+        list_ports("jack")
+    msg = str(e.value)
+    assert "no JACK server is running" in msg and "jackd" in msg
+    assert e.value.status == 69
+    r = subprocess.run([sys.executable, "-m", "daemon", "ports", "--backend", "jack"],
+                       cwd=REPO, capture_output=True, text=True, timeout=20,
+                       env=dict(os.environ, JACK_DEFAULT_SERVER="no-such-server-x"))
+    assert r.returncode == 69
+    assert "no JACK server is running" in r.stderr
+    assert "Traceback" not in r.stderr and "JackShm" not in r.stderr
+
+
+@pytest.mark.skipif(os.path.exists("/dev/snd/seq"), reason="this machine has ALSA MIDI")
+def test_no_alsa_sequencer_says_how_to_load_it():
+    with pytest.raises(MidiSystemError, match="modprobe snd-seq"):
+        list_ports("alsa")

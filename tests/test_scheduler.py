@@ -1,0 +1,171 @@
+"""The scheduler: deadlines, monophony, silence (note-offs then CC123), lateness, freeze."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from daemon.scheduler import Scheduler
+
+
+class Sink:
+    """Stands where the output port's send goes: records (time, message)."""
+
+    def __init__(self):
+        self.sent = []
+        self.lock = threading.Lock()
+
+    def __call__(self, msg):
+        with self.lock:
+            self.sent.append((time.monotonic(), list(msg)))
+        return True
+
+    def messages(self):
+        with self.lock:
+            return [m for _, m in self.sent]
+
+
+@pytest.fixture
+def sched():
+    sink = Sink()
+    s = Scheduler(sink, channel=3)
+    s.sink = sink
+    s.start()
+    yield s
+    s.stop()
+
+
+def wait_until(pred, timeout=2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_notes_go_out_at_their_deadlines_in_order(sched):
+    t0 = time.monotonic() + 0.05
+    # scheduled out of order on purpose
+    sched.note(t0 + 0.04, t0 + 0.07, 64, 90)
+    sched.note(t0, t0 + 0.03, 60, 100)
+    assert wait_until(lambda: len(sched.sink.sent) >= 4)
+    sent = sched.sink.sent
+    assert [m for _, m in sent] == [[0x92, 60, 100], [0x82, 60, 0], [0x92, 64, 90],
+                                    [0x82, 64, 0]]
+    for (t, _), deadline in zip(sent, (t0, t0 + 0.03, t0 + 0.04, t0 + 0.07)):
+        assert t >= deadline                  # never early
+        assert t - deadline < 0.05            # generous sanity bound, not a benchmark
+    assert sched.notes_played == 2
+    stats = sched.lateness_stats()
+    assert stats["count"] == 4 and stats["max_ms"] >= stats["p50_ms"] >= 0
+
+
+def test_monophonic_a_new_note_ends_the_sounding_one(sched):
+    t0 = time.monotonic() + 0.03
+    sched.note(t0, t0 + 0.2, 60, 100)          # overlaps the next note
+    sched.note(t0 + 0.02, t0 + 0.05, 67, 100)
+    assert wait_until(lambda: len(sched.sink.sent) >= 4)
+    time.sleep(0.2)                              # the first note's own off time passes
+    msgs = sched.sink.messages()
+    assert msgs == [[0x92, 60, 100], [0x82, 60, 0], [0x92, 67, 100], [0x82, 67, 0]]
+
+
+def test_silence_sends_note_offs_then_cc123_and_drops_pending(sched):
+    t0 = time.monotonic() + 0.02
+    sched.note(t0, t0 + 5.0, 62, 100)
+    sched.note(t0 + 5.5, t0 + 6.0, 65, 100)
+    assert wait_until(lambda: sched.sounding() == [62])
+    epoch = sched.epoch
+    assert sched.silence() == 1
+    msgs = sched.sink.messages()
+    assert msgs[-2:] == [[0x82, 62, 0], [0xB2, 123, 0]]
+    assert sched.sounding() == [] and sched.pending() == 0
+    # a note bound before the silence (old epoch) is dropped
+    assert not sched.note(time.monotonic(), time.monotonic() + 0.01, 70, 100, epoch)
+    assert sched.note(time.monotonic(), time.monotonic() + 0.01, 70, 100, sched.epoch)
+
+
+def test_stop_leaves_nothing_sounding():
+    sink = Sink()
+    s = Scheduler(sink)
+    s.start()
+    t0 = time.monotonic()
+    s.note(t0, t0 + 10, 60, 100)
+    assert wait_until(lambda: s.sounding() == [60])
+    s.stop()
+    assert not s.is_alive()
+    msgs = sink.messages()
+    assert msgs[-2:] == [[0x80, 60, 0], [0xB0, 123, 0]]
+    ons = [m for m in msgs if m[0] == 0x90]
+    offs = [m for m in msgs if m[0] == 0x80]
+    assert len(ons) == len(offs) == 1
+
+
+def test_all_notes_off_at_start():
+    sink = Sink()
+    s = Scheduler(sink, channel=16)
+    s.all_notes_off()
+    assert sink.messages() == [[0xBF, 123, 0]]
+
+
+def test_ring_buffer_wraps():
+    s = Scheduler(Sink(), ring_size=8)
+    s.start()
+    t0 = time.monotonic() + 0.01
+    for i in range(10):
+        s.note(t0 + i * 0.004, t0 + i * 0.004 + 0.002, 60 + i, 100)
+    assert wait_until(lambda: s.notes_played == 10)
+    time.sleep(0.01)
+    s.stop()
+    assert len(s.lateness()) == 8
+    assert s.lateness_stats()["count"] == 20
+
+
+class CountingNotifier:
+    def __init__(self):
+        self.pings = 0
+
+    def watchdog(self):
+        self.pings += 1
+
+
+def test_watchdog_pinged_from_the_loop_and_stopped_by_the_freeze_file(tmp_path):
+    freeze = tmp_path / "freeze"
+    n = CountingNotifier()
+    s = Scheduler(Sink(), notifier=n, freeze_file=str(freeze), idle_wait=0.01)
+    s.start()
+    try:
+        assert wait_until(lambda: n.pings > 5)
+        freeze.touch()
+        time.sleep(0.1)
+        frozen_at = n.pings
+        time.sleep(0.2)
+        assert n.pings == frozen_at             # frozen: no pings
+        os.unlink(freeze)
+        assert wait_until(lambda: n.pings > frozen_at + 3)
+    finally:
+        if freeze.exists():
+            os.unlink(freeze)
+        s.stop()
+
+
+def test_an_exception_in_the_loop_silences_and_reports():
+    sink_calls = []
+
+    def send(msg):
+        sink_calls.append(list(msg))
+        if msg[0] & 0xF0 == 0x90:
+            raise RuntimeError("port exploded")
+        return True
+
+    errors = []
+    s = Scheduler(send)
+    s.on_error = errors.append
+    s.start()
+    s.note(time.monotonic(), time.monotonic() + 1, 60, 100)
+    assert wait_until(lambda: errors)
+    s.join(1)
+    assert isinstance(errors[0], RuntimeError)
+    assert sink_calls[-1] == [0xB0, 123, 0]
