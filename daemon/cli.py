@@ -60,6 +60,15 @@ def _add_train(sub):
     p.add_argument("--jobs", type=int, default=None, help="corpus extraction processes")
     p.add_argument("--variant", choices=["both", "plain", "conditioned"], default="both",
                    help="which model variants to build; 'both' keeps the better one")
+    p.add_argument("--harmony-method", default=None,
+                   choices=["lower-onset", "lower-hold", "all-beat", "all-onset"],
+                   help="how chords are taken from the accompanying parts "
+                        "(default: lower-hold; see docs/MODEL.md)")
+    p.add_argument("--embed", type=int, default=None, help="embedding width (default 32)")
+    p.add_argument("--window", type=int, default=None,
+                   help="training window in values (default 32)")
+    p.add_argument("--min-count", type=int, default=None,
+                   help="values seen fewer times map to the nearest frequent one (default 3)")
     p.add_argument("--quiet", action="store_true")
     return "daemon.train:main"
 
@@ -92,6 +101,11 @@ def _add_evaluate(sub):
     p.add_argument("--track", default=None, help="solo track index or name")
     p.add_argument("--json", action="store_true")
     p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll (needs matplotlib)")
+    p.add_argument("--beats-per-bar", type=int, default=None)
+    p.add_argument("--lowest-note", type=int, default=None,
+                   help="the register's bottom (default: the config default)")
+    p.add_argument("--highest-note", type=int, default=None)
+    p.add_argument("--strict", action="store_true", help="exit 1 when a bar is missed")
     return "daemon.evaluate:main"
 
 

@@ -127,6 +127,22 @@ def _share(num, den):
     return num / den if den else float("nan")
 
 
+def _prepare(notes, changes, swing):
+    notes = sorted((float(o), float(d), int(p)) for o, d, p in notes)
+    timeline = _Timeline(changes)
+    straight = [unswung_ticks(o, swing) for o, _, _ in notes]
+    grid = [round(t) for t in straight]
+    kinds = classify_notes([p for _, _, p in notes], [timeline.at(g) for g in grid])
+    return notes, straight, grid, kinds, timeline
+
+
+def annotate(notes, changes, swing=0.5):
+    """The notes sorted by onset, each with its kind: [(onset, duration, pitch, kind)]
+    (kind '-' when no chord sounds), e.g. to colour a piano roll."""
+    notes, _, _, kinds, _ = _prepare(notes, changes, swing)
+    return [n + (k,) for n, k in zip(notes, kinds)]
+
+
 def evaluate(notes, changes, beats_per_bar=4, swing=0.5, low=None, high=None,
              span_beats=None, grid_tolerance=GRID_TOLERANCE):
     """All statistics of DESIGN.md's musical bars for one performance.
@@ -139,17 +155,11 @@ def evaluate(notes, changes, beats_per_bar=4, swing=0.5, low=None, high=None,
     note, rounded up to a whole bar), the denominator of notes per beat.
     Returns a dict: one entry per name in BARS, plus counts and the kind shares.
     """
-    notes = sorted((float(o), float(d), int(p)) for o, d, p in notes)
-    timeline = _Timeline(changes)
+    notes, straight, grid, kinds, timeline = _prepare(notes, changes, swing)
     bar_ticks = beats_per_bar * TPQ
     strong = strong_beats(beats_per_bar)
-
-    straight = [unswung_ticks(o, swing) for o, _, _ in notes]
-    grid = [round(t) for t in straight]
     off_grid = sum(1 for t, g in zip(straight, grid) if abs(t - g) > grid_tolerance)
     pitches = [p for _, _, p in notes]
-    chords = [timeline.at(g) for g in grid]
-    kinds = classify_notes(pitches, chords)
     classified = [k for k in kinds if k != "-"]
     kc = Counter(classified)
     n_cls = len(classified)
@@ -225,7 +235,7 @@ def check(stats):
 def band(bar):
     """The bar's band as text: "0.60 – 0.90", "≥ 0.15", "≤ 0.12", "0"."""
     def f(x):
-        return f"{x:g}" if float(x).is_integer() else f"{x:.2f}".rstrip("0")
+        return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
     if bar.lo is not None and bar.hi is not None:
         return f"{f(bar.lo)} – {f(bar.hi)}"
     if bar.lo is not None:

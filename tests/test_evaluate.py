@@ -177,7 +177,7 @@ def test_notes_are_sorted_first():
 def test_bars_table_matches_design():
     names = [b.name for b in BARS]
     assert len(names) == len(set(names)) == 13
-    assert band(BARS[0]) == "0.6 – 0.9"
+    assert band(BARS[0]) == "0.60 – 0.90" and band(BARS[5]) == "≥ 3.10"
     assert band(BARS[2]) == "≥ 0.15" and band(BARS[3]) == "≤ 0.12"
     assert band(BARS[-1]) == "0"
 

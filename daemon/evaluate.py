@@ -1,0 +1,147 @@
+"""`jazzd evaluate`: score a recorded performance (a MIDI file) against DESIGN.md's
+musical bars, over the chord chart it was played on.
+
+The statistics are `grammar.evaluate`'s; this module reads the file, lines the chart
+up with it (looped to the performance's length), prints the table or JSON, and
+optionally draws a piano roll with the chords under it (matplotlib, the `plot` extra).
+The exit status is 0 whatever the figures; `--strict` makes a failed bar exit 1.
+"""
+
+import json
+import math
+
+from daemon import config as config_mod
+from daemon.errors import EX_UNAVAILABLE, UserError
+from grammar.evaluate import BARS, annotate, band, check, evaluate, format_value
+
+KIND_COLOURS = {"C": "#2a7f3f", "S": "#2f6db5", "A": "#e08a1e", "X": "#c8322f", "-": "#888888"}
+
+
+def score(notes, chart, swing, low=None, high=None):
+    """Statistics of `notes` [(onset_beats, dur_beats, pitch)] over `chart` looped to
+    cover them; returns (stats, timeline, n_bars)."""
+    bar_beats = chart.beats_per_bar
+    end = max(o + d for o, d, _ in notes)
+    n_bars = max(1, math.ceil(end / bar_beats - 1e-6))
+    timeline = chart.timeline(n_bars)
+    stats = evaluate(notes, timeline, beats_per_bar=bar_beats, swing=swing, low=low,
+                     high=high, span_beats=n_bars * bar_beats)
+    return stats, timeline, n_bars
+
+
+def table(stats):
+    """The bars as a text table: bar, human band, ours, ok."""
+    rows = [("bar", "human p10 / median / p90", "band", "measured", "")]
+    for name, value, bar, ok in check(stats):
+        rows.append((bar.label, bar.human, band(bar), format_value(value),
+                     "ok" if ok else "MISS"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    k = stats["kinds"]
+    lines.append("")
+    lines.append(f"{stats['notes']} notes over {stats['beats']:g} beats; kinds "
+                 + "  ".join(f"{x} {format_value(k[x])}" for x in "CSAX")
+                 + (f"; {stats['unclassified']} notes with no chord"
+                    if stats["unclassified"] else ""))
+    return "\n".join(lines)
+
+
+def piano_roll(path, notes, timeline, n_bars, beats_per_bar, swing, title=""):
+    """Draw the notes (coloured by kind) with the chord symbols under them."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+    except ImportError:
+        raise UserError("--png needs matplotlib, which is not installed "
+                        "(pip install 'jazzd[plot]')", status=EX_UNAVAILABLE) from None
+    from grammar.swing import swung_beats
+    marked = annotate(notes, timeline, swing)
+    beats = n_bars * beats_per_bar
+    fig, ax = plt.subplots(figsize=(min(60, max(8, beats * 0.18)), 5))
+    pitches = [p for _, _, p, _ in marked]
+    lo, hi = min(pitches) - 2, max(pitches) + 2
+    for o, d, p, k in marked:
+        ax.add_patch(matplotlib.patches.Rectangle((o, p - 0.4), d, 0.8,
+                                                  color=KIND_COLOURS[k], lw=0))
+    for b in range(n_bars + 1):
+        ax.axvline(b * beats_per_bar, color="#bbbbbb", lw=0.6, zorder=0)
+    prev = None
+    for t, c in timeline:
+        if c.symbol != prev:
+            ax.text(swung_beats(t, swing), lo - 1.5, c.symbol, fontsize=7, va="top",
+                    ha="left", rotation=0)
+            prev = c.symbol
+    ax.set_xlim(0, beats)
+    ax.set_ylim(lo - 4, hi)
+    ax.set_xlabel("beats")
+    ax.set_ylabel("MIDI note")
+    ax.set_xticks(range(0, beats + 1, beats_per_bar))
+    ax.legend(handles=[Patch(color=KIND_COLOURS[k], label=lab) for k, lab in
+                       (("C", "chord"), ("S", "scale"), ("A", "approach"), ("X", "outside"))],
+              loc="upper right", fontsize=7, ncol=4)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
+
+
+def main(args):
+    from daemon.generate import read_chart
+    from daemon.midi_file import open_midi, read_info, read_notes
+    defaults = config_mod.defaults()
+    bpb = getattr(args, "beats_per_bar", None) or defaults["tempo"]["beats_per_bar"]
+    if args.bpm is not None and not 20 <= args.bpm <= 400:
+        raise UserError(f"--bpm {args.bpm:g}: allowed: a number from 20 to 400")
+    if args.swing is not None and not 0.5 <= args.swing <= 0.75:
+        raise UserError(f"--swing {args.swing:g}: allowed: a number from 0.5 to 0.75")
+    chart = read_chart(args.chords, bpb)
+    mid = open_midi(args.performance)
+    notes, bpm, track = read_notes(mid, args.track, args.bpm)
+    info = read_info(mid)
+    swing = args.swing
+    if swing is None:
+        try:
+            swing = float(info["swing"])
+        except (KeyError, ValueError):
+            swing = defaults["tempo"]["swing"]
+    low = getattr(args, "lowest_note", None)
+    high = getattr(args, "highest_note", None)
+    low = defaults["improviser"]["lowest_note"] if low is None else low
+    high = defaults["improviser"]["highest_note"] if high is None else high
+    stats, timeline, n_bars = score(notes, chart, swing, low, high)
+    results = check(stats)
+    if args.json:
+        out = {"file": args.performance, "track": track, "bpm": bpm, "swing": swing,
+               "bars": n_bars, "stats": _jsonable(stats),
+               "checks": [{"bar": name, "value": _jsonable(v), "lo": bar.lo, "hi": bar.hi,
+                           "human": bar.human, "ok": ok} for name, v, bar, ok in results]}
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"{args.performance}: track {track}, {bpm:g} bpm, swing {swing:g}, "
+              f"{n_bars} bars of the chart")
+        print(table(stats))
+    if args.png:
+        piano_roll(args.png, notes, timeline, n_bars, bpb, swing, title=args.performance)
+        if not args.json:
+            print(f"{args.png}: piano roll written")
+    if getattr(args, "strict", False) and not all(ok for *_, ok in results):
+        return 1
+    return 0
+
+
+def _jsonable(x):
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    return x
+
+
