@@ -23,8 +23,8 @@ from grammar.values import (Value, classify, format_seed_style, format_value,
 SYMBOLS = ["C", "Cm", "Dm7", "G7", "Cmaj7", "F#m7b5", "B7b9", "Bdim7", "Caug", "Ebm6",
            "A7alt", "Bbmaj7#11", "F9sus4", "G13", "Cm/maj7", "E7#9", "C6", "Bb/D"]
 LOW, HIGH = 48, 88
-settings.register_profile("grammar", max_examples=150, deadline=None)
-settings.load_profile("grammar")
+# per test, not a global profile: loading a profile would change other modules' tests
+PROPERTY = settings(max_examples=150, deadline=None)
 
 
 @st.composite
@@ -52,6 +52,7 @@ def bars_ok(values, bar_ticks):
     return all(s == bar_ticks for s in sums)
 
 
+@PROPERTY
 @given(data=st.data(), beats=st.sampled_from([3, 4, 5]))
 def test_parse_preserves_time_exactly(data, beats):
     chart, n_bars = data.draw(charts(beats))
@@ -68,6 +69,27 @@ def test_parse_preserves_time_exactly(data, beats):
         assert v.lo is None or v.hi - v.lo == 6
 
 
+@PROPERTY
+@given(data=st.data())
+def test_off_grid_onsets_land_on_the_grid(data):
+    chart, n_bars = data.draw(charts())
+    total = n_bars * chart.bar_ticks
+    onsets = data.draw(st.lists(st.one_of(
+        st.floats(min_value=0, max_value=total - 1, allow_nan=False),
+        st.fractions(min_value=0, max_value=total - 1, max_denominator=96)), max_size=24))
+    notes = [(o, data.draw(st.floats(0.01, 30)), data.draw(st.integers(40, 96)))
+             for o in onsets]
+    vals = parse_melody(notes, chart.timeline(n_bars), end=total)
+    assert all(type(v.ticks) is int and v.ticks > 0 for v in vals)
+    assert sum(v.ticks for v in vals) == total and bars_ok(vals, chart.bar_ticks)
+    grid = {int(Fraction(o) + Fraction(1, 2)) for o in onsets}     # nearest tick, half up
+    onset = 0
+    for v in vals:
+        assert v.kind == "R" or onset in grid     # every note at its own snapped onset
+        onset += v.ticks
+
+
+@PROPERTY
 @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
 def test_parse_then_unparse_keeps_kinds_and_time(data, seed):
     chart, n_bars = data.draw(charts())
@@ -99,6 +121,7 @@ def test_parse_then_unparse_keeps_kinds_and_time(data, seed):
     assert all(w[0] is None or w == g for w, g in zip(want, got))
 
 
+@PROPERTY
 @given(kind=st.sampled_from("CSAX"), ticks=st.integers(1, 400),
        step=st.one_of(st.none(), st.integers(-30, 30)))
 def test_text_round_trips_in_both_forms(kind, ticks, step):
@@ -107,12 +130,14 @@ def test_text_round_trips_in_both_forms(kind, ticks, step):
     assert parse_value(format_seed_style(v)) == v
 
 
+@PROPERTY
 @given(ticks=st.integers(1, 400))
 def test_rest_text_round_trips(ticks):
     v = Value("R", ticks)
     assert parse_value(format_value(v)) == v == parse_value(format_seed_style(v))
 
 
+@PROPERTY
 @given(q=st.one_of(st.fractions(min_value=0, max_value=64),
                    st.floats(min_value=0, max_value=64, allow_nan=False)))
 def test_snap_is_nearest_and_never_zero(q):
@@ -121,12 +146,14 @@ def test_snap_is_nearest_and_never_zero(q):
     assert (t > 0) == (q > 0)
 
 
+@PROPERTY
 @given(ticks=st.integers(0, 200))
 def test_snap_keeps_grid_durations(ticks):
     assert snap_ticks(Fraction(ticks, 12)) == ticks
     assert snap_ticks(ticks / 12) == ticks
 
 
+@PROPERTY
 @given(vals=st.lists(st.builds(Value, st.sampled_from("CSAXR"), st.integers(0, 80)),
                      max_size=30),
        bar_ticks=st.sampled_from([36, 48]))
@@ -144,6 +171,7 @@ def test_clean_makes_whole_bars(vals, bar_ticks):
         assert not (a.kind == b.kind == "R" and pos % bar_ticks)
 
 
+@PROPERTY
 @given(notes=st.lists(st.tuples(st.integers(1, 12), st.sampled_from([60, 60, 61, None])),
                       max_size=40),
        n=st.integers(1, 3))
@@ -154,6 +182,7 @@ def test_limit_repeats(notes, n):
     assert all(len(set(sounded[i:i + n + 1])) > 1 for i in range(len(sounded) - n))
 
 
+@PROPERTY
 @given(prev=st.one_of(st.none(), st.integers(0, 127)), low=st.integers(30, 70),
        width=st.integers(12, 40), kind=st.sampled_from("CSAX"),
        step=st.one_of(st.none(), st.integers(-20, 20)), sym=st.sampled_from(SYMBOLS),
