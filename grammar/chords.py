@@ -86,7 +86,7 @@ _DOMINANT_PRIOR = {"7b9": 0.4, "7#9": 0.3, "13b9": 0.2, "9#11": 0.2, "7#11": 0.2
 
 ALTERATIONS = ("b5", "#5", "b9", "#9", "#11", "b13")  # canonical order in keys
 _ALTERABLE = {"7": ALTERATIONS, "9": ("b5", "#5", "#11", "b13"), "13": ("b5", "b9", "#9", "#11")}
-_CLASHES = ({"b5", "#11"}, {"#5", "b13"})  # the same pitch class twice
+_CLASHES = ({"b5", "#11"}, {"#5", "b13"}, {"b5", "#5"})  # one pitch class twice, two fifths
 
 
 def _dominant_degrees(top, alts):
@@ -274,7 +274,7 @@ NO_CHORD = Chord()
 
 # ---- parsing lead-sheet symbols ----
 
-_NC_RE = re.compile(r"^\(?\s*n\.?\s*[c/]\.?\s*\)?$", re.I)  # N.C., NC, n.c., N/C
+_NC_RE = re.compile(r"^\(?\s*n\.?\s*/?\s*c\.?\s*\)?$", re.I)  # N.C., NC, n.c., N/C
 _UNICODE = str.maketrans({"♭": "b", "♯": "#", "−": "-", "–": "-", "°": "o", "º": "o",
                           "Ø": "ø", "△": "Δ", "∆": "Δ", "：": ":"})
 _ROOT_RE = re.compile(r"([A-Ga-g])([#b]?)")
@@ -282,7 +282,8 @@ _ROOT_DASH_RE = re.compile(r"([A-Ga-g])([#b\-]?)")
 _BASS_RE = re.compile(r"/([A-Ga-g][#b]?)$")
 _BASS_DASH_RE = re.compile(r"/([A-Ga-g][#b\-]?)$")
 _ALTERNATIVE_RE = re.compile(r"\(\s*[A-G][^()]*\)")
-_MAJ_RE = re.compile(r"(maj|Maj|MAJ|ma(?!u)|Ma|M|Δ|\^)")
+_SLASH_MAJ_RE = re.compile(r"/(?=maj|Maj|MAJ|ma|Ma|M|Δ|\^)")
+_MAJ_RE = re.compile(r"(maj|Maj|MAJ|ma(?!u|dd)|Ma|M|Δ|\^)")
 _NUM_RE = re.compile(r"(13|11|9|7|6|5|4|2)")
 
 
@@ -308,8 +309,8 @@ def _fail(text, why):
 
 
 def _set_fifth(p, text, value):
-    if p.fifth not in ("5", value):
-        _fail(text, "two different fifths")
+    if p.fifth != "5":
+        _fail(text, "two fifths")
     p.fifth = value
 
 
@@ -317,6 +318,8 @@ def _alteration(p, text, sign, number):
     """Apply a flat/sharp alteration ("b", "9") to the parts."""
     if number == "5":
         _set_fifth(p, text, sign + "5")
+    elif sign + number in p.alts:
+        _fail(text, f"{sign}{number} twice")
     elif number in ("9", "13") or (number == "11" and sign == "#"):
         p.alts.add(sign + number)
     elif number == "4" and sign == "#":
@@ -397,6 +400,8 @@ def _tokens(p, q, text):
             start = False
             continue
         if rest.startswith("sus"):
+            if p.sus:
+                _fail(text, "two suspensions")
             i += 3
             if q[i:i + 1] in ("2", "4"):
                 p.sus = q[i]
@@ -598,19 +603,18 @@ def parse_symbol(text, flat_dash=False):
     if s.startswith("(") and s.endswith(")") and s.count("(") == 1:
         s = s[1:-1]
     s = _ALTERNATIVE_RE.sub("", s)           # Dmaj7(Em7b5) -> Dmaj7
-    s = re.sub(r"[\s(),]", "", s)            # C7(b9, #11) -> C7b9#11
     root_m = (_ROOT_DASH_RE if flat_dash else _ROOT_RE).match(s)
     if not root_m:
         _fail(text, "it does not start with a note name A-G")
     root_name = root_m.group(1).upper() + root_m.group(2).replace("-", "b")
-    q = s[root_m.end():]
+    q = re.sub(r"[\s(),]", "", s[root_m.end():])   # C7(b9, #11) -> C7b9#11
     bass_name = None
     bass_m = (_BASS_DASH_RE if flat_dash else _BASS_RE).search(q)
     if bass_m:
         bass_name = bass_m.group(1)
         bass_name = bass_name[0].upper() + bass_name[1:].replace("-", "b")
         q = q[:bass_m.start()]
-    q = q.replace("6/9", "69").replace("/", "")   # Cm/maj7 -> Cmmaj7
+    q = _SLASH_MAJ_RE.sub("", q.replace("6/9", "69"))   # Cm/maj7 -> Cmmaj7
     p = _Parts()
     _tokens(p, q, text)
     quality = _name_quality(p, text)
