@@ -114,6 +114,7 @@ def _add_bench(sub):
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="fewer repetitions")
     p.add_argument("--only", default=None, help="comma-separated section names")
+    p.add_argument("--model", default=None, help="'default' or a model directory")
     return "daemon.bench:main"
 
 

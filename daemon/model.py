@@ -147,9 +147,18 @@ def load_model(name_or_path="default"):
         raise ModelError(f"{mpath}: format {meta.get('format')!r} is not supported "
                          f"(this jazzd reads format {FORMAT_VERSION})")
     C = weights["lstm_kernel"].shape[0] - weights["embedding"].shape[1]
-    if C and meta.get("condition") is None:
-        raise ModelError(f"{mpath}: the weights take a {C}-wide condition but meta.json "
-                         f"does not say which (key 'condition')")
+    if C:
+        from grammar import features
+        cond = meta.get("condition")
+        if not isinstance(cond, dict):
+            raise ModelError(f"{mpath}: the weights take a {C}-wide condition but meta.json "
+                             f"does not say which (key 'condition')")
+        want = (features.SPEC["name"], features.SPEC["version"], features.WIDTH)
+        got = (cond.get("name"), cond.get("version"), C)
+        if got != want:
+            raise ModelError(f"{mpath}: the model's condition {got[0]!r} version {got[1]!r} "
+                             f"({C} wide) is not this jazzd's {want[0]!r} version {want[1]} "
+                             f"({want[2]} wide); retrain the model")
     return Model(weights, tokens, meta, path=d)
 
 

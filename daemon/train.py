@@ -89,6 +89,8 @@ class Encoder:
 
     def __call__(self, v):
         i = self.index.get(v)
+        if i is None or v in self.remapped:
+            self.remapped[v] += 1
         if i is None:
             near = nearest_frequent(v, self.frequent)
             if near is None:
@@ -160,7 +162,7 @@ def one_hot_conds(cidx, width):
 # --------------------------------------------------------------------------- keras
 
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         import tensorflow as tf
         import keras
@@ -373,7 +375,9 @@ def main(args):
     try:
         spec = corpus.CorpusSpec.from_args(args.corpus, melody=args.melody,
                                            harmony=args.harmony,
-                                           offset_range=args.offset_range)
+                                           offset_range=args.offset_range,
+                                           harmony_method=getattr(args, "harmony_method",
+                                                                  None))
         paths = spec.paths(limit=args.limit)
     except ValueError as e:
         raise UserError(str(e), status=EX_USAGE) from None
