@@ -158,7 +158,9 @@ class Notifier:
         self.send("STOPPING=1")
 
     def close(self):
+        """Stop notifying; every method is a no-op afterwards."""
         sock, self._sock = self._sock, None
+        self.enabled = False
         self.watchdog_interval = None
         if sock is not None:
             sock.close()

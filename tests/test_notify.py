@@ -205,8 +205,10 @@ def test_a_full_receive_queue_never_blocks(listener, caplog):
 
 def test_close_stops_sending(listener):
     path, sock = listener
-    n = Notifier({"NOTIFY_SOCKET": path})
+    n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000"})
     n.close()
+    assert not n.enabled and n.watchdog_interval is None
     n.ready()
+    n.watchdog()
     n.stopping()
     assert _messages(sock) == []
