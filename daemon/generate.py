@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 from daemon import config as config_mod
-from daemon.errors import EX_UNAVAILABLE, UserError
+from daemon.errors import EX_UNAVAILABLE, EX_USAGE, UserError
 from grammar.pitch import TPQ
 from grammar.swing import swung_beats
 
@@ -73,7 +73,8 @@ def chord_track(timeline, n_bars, bar_ticks, swing):
 
 
 def read_chart(text, beats_per_bar):
-    """A Chart from chart text, or from a file when `text` names one."""
+    """A Chart from chart text, or from a file when `text` names one (lines starting
+    with "#" are comments)."""
     from grammar.chart import ChartError, parse_chart
     where = "chord chart"
     if os.path.isfile(text):
@@ -83,6 +84,7 @@ def read_chart(text, beats_per_bar):
                 text = f.read()
         except (OSError, UnicodeDecodeError) as e:
             raise UserError(f"cannot read chart file {where}: {e}") from None
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     try:
         return parse_chart(text, beats_per_bar)
     except ChartError as e:
@@ -109,11 +111,11 @@ def settings(args):
         try:
             cfg[sec][key] = spec.check(v)
         except (ValueError, TypeError):
-            raise UserError(f"{flag} {v}: allowed: {spec.allowed}") from None
+            raise UserError(f"{flag} {v}: allowed: {spec.allowed}", status=EX_USAGE) from None
     lo, hi = cfg["improviser"]["lowest_note"], cfg["improviser"]["highest_note"]
     if lo + 12 > hi:
         raise UserError(f"the register --lowest-note {lo} .. --highest-note {hi} must span "
-                        f"at least an octave")
+                        f"at least an octave", status=EX_USAGE)
     return config_mod.validate(cfg, source="settings")
 
 
@@ -161,7 +163,8 @@ def main(args):
     chart = read_chart(args.chords, bpb)
     n_bars = len(chart) if args.bars is None else args.bars
     if n_bars < 1 or n_bars > 10000:
-        raise UserError(f"--bars {args.bars}: allowed: an integer from 1 to 10000")
+        raise UserError(f"--bars {args.bars}: allowed: an integer from 1 to 10000",
+                        status=EX_USAGE)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         raise UserError(f"cannot write {args.out}: directory {out_dir} does not exist")

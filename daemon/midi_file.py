@@ -170,7 +170,7 @@ def read_notes(mid, track=None, bpm=None):
     if not raw:
         raise UserError(f"track {i} has no notes")
     tmap = _tempo_map(mid)
-    file_bpm = mido.tempo2bpm(tmap[0][1]) if len(tmap) else 120.0
+    file_bpm = round(mido.tempo2bpm(tmap[0][1]), 3)   # µs per beat: 130 reads 130.00013
     ppq = mid.ticks_per_beat
     if bpm is None and len({tp for _, tp in tmap}) == 1:
         notes = [(a / ppq, (b - a) / ppq, p) for a, b, p in raw]

@@ -161,15 +161,18 @@ class Performer:
         return None
 
     def velocity(self, bar_tick):
-        """MIDI velocity: the top of the range on beats 1 and 3, a little less on the
-        other beats, less again off the beat."""
+        """MIDI velocity: the top of the range on beats 1 and 3, less on the other
+        beats, less again on the off-beat eighths, the bottom for the notes between
+        (sixteenths, triplets), which a horn player ghosts."""
         t = bar_tick % self.bar_ticks
         if t in self._strong:
             w = 1.0
         elif t % TPQ == 0:
-            w = 0.75
+            w = 0.7
+        elif t % TPQ == TPQ // 2:
+            w = 0.45
         else:
-            w = 0.5
+            w = 0.0
         return int(round(self.velocity_low + w * (self.velocity_high - self.velocity_low)))
 
     def end_phrase(self):

@@ -99,8 +99,13 @@ class Style:
         """The biased, tempered probabilities over tokens for an onset at `bar_tick`
         (a view of an internal buffer: copy it to keep it)."""
         z = self._z
+        t = bar_tick % self.bar_ticks
+        if not self.any_fits[t]:        # no token short enough: the shortest, cut to fit
+            z.fill(0.0)
+            z[self.fallback[t]] = 1.0
+            return z
         np.divide(logits, temperature, out=z)
-        z += self.bias[bar_tick % self.bar_ticks]
+        z += self.bias[t]
         if no_rest:
             np.add(z, NEG, out=z, where=self.is_rest)
         z -= z.max()

@@ -232,3 +232,129 @@ def test_chord_tone_arpeggiator_fails_the_bars():
     assert s["chord"] == 1.0 and s["scale"] == 0.0 and s["ioi_entropy"] == 0.0
     assert not ok["chord"] and not ok["scale"] and not ok["ioi_entropy"]
     assert ok["strong_chord"] is False           # 1.0 is above the band too
+
+
+# ---- jazzd evaluate (the command) ------------------------------------------------------
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+
+JAZZD = str(Path(sys.executable).with_name("jazzd"))
+
+
+def jazzd(*args):
+    return subprocess.run([JAZZD, *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def write_mid(path, notes, bpm=120, name="solo", other_first=False, ppq=480, text=None):
+    """A type-1 file with the solo [(onset_beats, dur_beats, pitch)] in a named track."""
+    mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
+    tempo = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))])
+    mid.tracks.append(tempo)
+    if other_first:
+        mid.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="bass"),
+                                          mido.Message("note_on", note=36, velocity=80),
+                                          mido.Message("note_off", note=36, time=ppq)]))
+    events = []
+    for o, d, p in notes:
+        events.append((round(o * ppq), 1, mido.Message("note_on", note=p, velocity=90)))
+        events.append((round((o + d) * ppq), 0, mido.Message("note_off", note=p)))
+    events.sort(key=lambda e: e[:2])
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+    if text:
+        track.append(mido.MetaMessage("text", text=text))
+    now = 0
+    for t, _, m in events:
+        track.append(m.copy(time=t - now))
+        now = t
+    mid.tracks.append(track)
+    mid.save(path)
+
+
+LINE = [(0, 0.5, 62), (0.6, 0.3, 65), (1, 0.5, 69), (1.6, 0.3, 72), (2, 1, 71), (3, 1, 67),
+        (4, 0.5, 64), (4.6, 0.3, 67), (5, 1, 66), (6, 2, 72)]
+CHART2 = "Dm7 G7 | Cmaj7 |"
+
+
+def test_the_command_reports_what_the_library_computes(tmp_path):
+    f = tmp_path / "p.mid"
+    write_mid(f, LINE, bpm=140)
+    r = jazzd("evaluate", f, "--chords", CHART2, "--swing", 0.6, "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    want = evaluate(LINE, parse_chart(CHART2).timeline(2), swing=0.6, low=55, high=84,
+                    span_beats=8)
+    assert out["bars"] == 2 and out["swing"] == 0.6 and out["bpm"] == pytest.approx(140)
+    for k in ("strong_chord", "chord", "scale", "outside", "change_fit", "pc_entropy",
+              "ioi_entropy", "notes_per_beat", "off_grid"):
+        assert out["stats"][k] == pytest.approx(want[k]), k
+    assert out["stats"]["off_grid"] == 0
+    assert [c["bar"] for c in out["checks"]] == [b.name for b in BARS]
+    # the same file read as straight eighths: its swung off-beats are off the grid
+    r = jazzd("evaluate", f, "--chords", CHART2, "--swing", 0.5, "--json")
+    assert json.loads(r.stdout)["stats"]["off_grid"] == 3
+
+
+def test_the_table_and_strict(tmp_path):
+    f = tmp_path / "p.mid"
+    write_mid(f, LINE, text="jazzd swing=0.6 seed=1")
+    r = jazzd("evaluate", f, "--chords", CHART2)
+    assert r.returncode == 0
+    assert "swing 0.6" in r.stdout                   # read from the file's jazzd marker
+    assert "chord tones among notes on beats 1 and 3" in r.stdout
+    assert "0.41 / 0.61 / 0.79" in r.stdout and "MISS" in r.stdout
+    r = jazzd("evaluate", f, "--chords", CHART2, "--strict")
+    assert r.returncode == 1
+
+
+def test_track_choice_and_tempo_override(tmp_path):
+    f = tmp_path / "p.mid"
+    write_mid(f, LINE, name="lead", other_first=True)
+    # no track named "solo": the first track with notes is the bass
+    r = jazzd("evaluate", f, "--chords", CHART2, "--json")
+    assert json.loads(r.stdout)["track"] == 1 and json.loads(r.stdout)["stats"]["notes"] == 1
+    for sel in ("lead", "2"):
+        r = jazzd("evaluate", f, "--chords", CHART2, "--json", "--track", sel)
+        assert json.loads(r.stdout)["stats"]["notes"] == len(LINE)
+    r = jazzd("evaluate", f, "--chords", CHART2, "--track", "piano")
+    assert r.returncode != 0 and "no track named 'piano'" in r.stderr and "'lead'" in r.stderr
+    # a file written at 120 bpm of a performance played at 60: every beat is two beats
+    r = jazzd("evaluate", f, "--chords", CHART2, "--json", "--track", "lead", "--bpm", 60)
+    out = json.loads(r.stdout)
+    assert out["bars"] == 1 and out["stats"]["notes_per_beat"] == pytest.approx(10 / 4)
+
+
+def test_piano_roll(tmp_path):
+    pytest.importorskip("matplotlib")
+    f, png = tmp_path / "p.mid", tmp_path / "roll.png"
+    write_mid(f, LINE)
+    r = jazzd("evaluate", f, "--chords", CHART2, "--png", png)
+    assert r.returncode == 0, r.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("setup, args, words", [
+    ("none", ["--chords", CHART2], ["no such file"]),
+    ("garbage", ["--chords", CHART2], ["not a readable standard MIDI file"]),
+    ("empty", ["--chords", CHART2], ["no notes"]),
+    ("ok", ["--chords", "Dm7 | Xyz7 |"], ["bar 2", "Xyz7"]),
+    ("ok", ["--chords", CHART2, "--swing", "0.9"], ["--swing"]),
+    ("ok", ["--chords", CHART2, "--bpm", "0"], ["--bpm"]),
+    ("ok", ["--chords", CHART2, "--track", "7"], ["no track 7"]),
+])
+def test_clear_errors(tmp_path, setup, args, words):
+    f = tmp_path / "p.mid"
+    if setup == "garbage":
+        f.write_bytes(b"MThd this is not midi")
+    elif setup == "empty":
+        write_mid(f, [])
+    elif setup == "ok":
+        write_mid(f, LINE)
+    r = jazzd("evaluate", f, *args)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    for w in words:
+        assert w in r.stderr

@@ -1,0 +1,199 @@
+"""`jazzd generate`: the MIDI file, reproducibility, the chord track, WAV rendering and
+clear errors. Run through the real console script where the CLI is the point."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from daemon import config
+from daemon.generate import chord_track, generate, play, read_chart, voicing
+from daemon.midi_file import read_info, read_notes
+from daemon.model import load_model, save_model
+from daemon.performer import Performer
+from grammar.chords import parse_symbol
+from grammar.evaluate import evaluate
+from grammar.values import Value, classify, format_value
+
+JAZZD = str(Path(sys.executable).with_name("jazzd"))
+CHARTS = Path(__file__).parent / "charts"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A small real model directory (random weights) so these tests do not depend on
+    what the shipped model learned."""
+    toks = ["<s>"]
+    for kind in "CSAX":
+        for ticks in (3, 4, 6, 8, 12, 24):
+            toks += [format_value(Value(kind, ticks, lo, lo + 6)) for lo in (-7, -3, 1)]
+            toks.append(format_value(Value(kind, ticks)))
+    toks += [format_value(Value("R", t)) for t in (6, 12, 24)]
+    V, E, U = len(toks), 8, 16
+    r = np.random.default_rng(1)
+    w = dict(embedding=r.normal(0, .5, (V, E)), lstm_kernel=r.normal(0, .5, (E, 4 * U)),
+             lstm_recurrent=r.normal(0, .5, (U, 4 * U)), lstm_bias=np.zeros(4 * U),
+             dense_kernel=r.normal(0, .5, (U, V)), dense_bias=np.zeros(V))
+    d = tmp_path_factory.mktemp("model")
+    save_model(d, w, toks, {"variant": "plain"})
+    return str(d)
+
+
+def jazzd(*args, env=None):
+    return subprocess.run([JAZZD, *map(str, args)], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def gen(model_dir, out, *extra, chords="Dm7 G7 | Cmaj7 | Cm7 F7 | Bbmaj7 |", bars=8,
+        seed=1):
+    return jazzd("generate", "--chords", chords, "--bars", bars, "--bpm", 130, "--seed",
+                 seed, "--model", model_dir, "--out", out, *extra)
+
+
+def test_same_seed_same_bytes_other_seed_other_file(model_dir, tmp_path):
+    a, b, c = tmp_path / "a.mid", tmp_path / "b.mid", tmp_path / "c.mid"
+    r = gen(model_dir, a)
+    assert r.returncode == 0, r.stderr
+    assert "notes over 8 bars" in r.stdout and "seed 1" in r.stdout
+    assert gen(model_dir, b).returncode == 0
+    assert gen(model_dir, c, seed=2).returncode == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+def test_the_file_has_a_tempo_a_solo_track_and_a_chord_track(model_dir, tmp_path):
+    out = tmp_path / "solo.mid"
+    assert gen(model_dir, out, "--swing", 0.6).returncode == 0
+    mid = mido.MidiFile(out)
+    assert mid.type == 1 and len(mid.tracks) == 2
+    names = [next(m.name for m in t if m.type == "track_name") for t in mid.tracks]
+    assert names == ["solo", "chords"]
+    tempos = [m.tempo for m in mid.tracks[0] if m.type == "set_tempo"]
+    assert tempos == [mido.bpm2tempo(130)]
+    solo_ch = {m.channel for m in mid.tracks[0] if m.type == "note_on"}
+    chord_ch = {m.channel for m in mid.tracks[1] if m.type == "note_on"}
+    assert solo_ch == {0} and chord_ch == {1}
+    assert read_info(mid)["swing"] == "0.6"
+    # the chord track strikes Dm7 then G7 on beat 3, Cmaj7 in bar 2, ...
+    ons = {}
+    now = 0
+    for m in mid.tracks[1]:
+        now += m.time
+        if m.type == "note_on" and m.velocity:
+            ons.setdefault(now, set()).add(m.note % 12)
+    assert sorted(ons)[:3] == [0, 2 * 480, 4 * 480]
+    assert ons[0] == {2, 5, 9, 0}          # Dm7: D F A C
+    assert ons[2 * 480] == {7, 11, 2, 5}   # G7
+
+
+def test_the_solo_is_clean_swung_and_in_the_register(model_dir, tmp_path):
+    out = tmp_path / "solo.mid"
+    r = gen(model_dir, out, "--swing", 0.62, "--lowest-note", 60, "--highest-note", 76,
+            bars=16)
+    assert r.returncode == 0, r.stderr
+    notes, bpm, track = read_notes(mido.MidiFile(out))
+    assert track == 0 and bpm == pytest.approx(130, rel=1e-5)
+    chart = read_chart("Dm7 G7 | Cmaj7 | Cm7 F7 | Bbmaj7 |", 4)
+    s = evaluate(notes, chart.timeline(16), swing=0.62, low=60, high=76)
+    assert s["notes"] > 16
+    assert s["overlaps"] == 0 and s["off_grid"] == 0 and s["out_of_register"] == 0
+    assert max(o + d for o, d, _ in notes) <= 16 * 4
+
+
+def test_pitches_are_realised_against_the_chord_at_each_onset(model_dir):
+    cfg = config.defaults()
+    cfg["style"]["kind_weights"] = {"S": 0, "A": 0, "X": 0}
+    cfg["style"]["rest_probability"] = 0.1
+    chart = read_chart("Dm7 G7 Cmaj7 Fmaj7 | Bm7b5 E7 Am7 D7 | Ebmaj7 | Abmaj7 Db7 |", 4)
+    solo, _, _ = generate(config.validate(cfg), chart, 16, seed=3,
+                          model=load_model(model_dir))
+    tl = chart.timeline(16)
+    from grammar.swing import unswung_ticks
+    for o, d, p, v in solo:
+        chord = tl.at(round(unswung_ticks(o, 0.6)))
+        assert classify(p, chord) == "C", (o, p, chord)
+
+
+def test_play_is_the_performer_loop(model_dir):
+    """play() gives what stepping a Performer by hand gives (no reset between bars)."""
+    cfg = config.validate({})
+    chart = read_chart("C7 | F7 |", 4)
+    tl = chart.timeline(8)
+    notes = play(Performer(load_model(model_dir), cfg, seed=4), tl, 8, 0.5, gate=1.0)
+    perf = Performer(load_model(model_dir), cfg, seed=4)
+    by_hand, tick = [], 0
+    while tick < 8 * 48:
+        v = perf.next_value(tick % 48, tl.at(tick))
+        p = perf.realize(v, tl.at(tick), tick % 48)
+        if p is not None:
+            by_hand.append((tick / 12, v.ticks / 12, p))
+        tick += v.ticks
+    assert len(notes) == len(by_hand) > 8
+    assert np.allclose([n[:3] for n in notes], by_hand)
+
+
+def test_voicings():
+    assert voicing(parse_symbol("C7")) == [36, 52, 55, 58, 60]
+    assert voicing(parse_symbol("Am7/G"))[0] % 12 == 7
+    tl = read_chart("C7 | % | F7 G7 |", 4).timeline(3)
+    events = chord_track(tl, 3, 48, 0.5)
+    assert [o for o, *_ in events] == [0, 4, 8, 10]      # the repeated bar is restruck
+
+
+def test_a_chart_file_with_comments(model_dir, tmp_path):
+    out = tmp_path / "blues.mid"
+    r = jazzd("generate", "--chords", CHARTS / "blues_f.txt", "--seed", 1, "--model",
+              model_dir, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "over 12 bars" in r.stdout           # one chorus by default
+
+
+@pytest.mark.parametrize("args, status, words", [
+    (["--chords", "Dm7 G7 | Hmaj7 |"], 65, ["bar 2", "Hmaj7"]),
+    (["--chords", "| |"], 65, ["empty"]),
+    (["--swing", "0.9"], 64, ["--swing", "0.5", "0.75"]),
+    (["--bpm", "0"], 64, ["--bpm"]),
+    (["--temperature", "-1"], 64, ["--temperature"]),
+    (["--lowest-note", "80", "--highest-note", "84"], 64, ["octave"]),
+    (["--highest-note", "200"], 64, ["--highest-note", "127"]),
+    (["--bars", "0"], 64, ["--bars"]),
+    (["--model", "/nonexistent/model"], 66, ["/nonexistent/model"]),
+    (["--out", "/nonexistent/dir/x.mid"], 65, ["/nonexistent/dir"]),
+    (["--config", "/nonexistent.yaml"], 78, ["/nonexistent.yaml"]),
+])
+def test_clear_errors(model_dir, tmp_path, args, status, words):
+    base = {"--chords": "Dm7 G7 | Cmaj7 |", "--out": str(tmp_path / "x.mid"),
+            "--model": model_dir, "--bars": "4"}
+    for k, v in zip(args[::2], args[1::2]):
+        base[k] = v
+    r = jazzd("generate", *[x for kv in base.items() for x in kv])
+    assert r.returncode == status, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    for w in words:
+        assert w in r.stderr
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
+def test_wav_through_fluidsynth(model_dir, tmp_path):
+    out, wav = tmp_path / "s.mid", tmp_path / "s.wav"
+    r = gen(model_dir, out, "--wav", wav, bars=2)
+    assert r.returncode == 0, r.stderr
+    data = wav.read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and len(data) > 44100
+
+
+def test_wav_without_fluidsynth_says_so(model_dir, tmp_path):
+    out, wav = tmp_path / "s.mid", tmp_path / "s.wav"
+    env = dict(os.environ, PATH=str(tmp_path))          # nothing to find on PATH
+    r = subprocess.run([sys.executable, "-m", "daemon", "generate", "--chords", "C7 |",
+                        "--bars", "2", "--model", model_dir, "--out", str(out),
+                        "--wav", str(wav)], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 69
+    assert "fluidsynth" in r.stderr and "not installed" in r.stderr
+    assert out.exists() and "was written" in r.stderr
