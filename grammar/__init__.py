@@ -5,17 +5,12 @@ The main names are re-exported here; importing `grammar` stays cheap (no music21
 
 from grammar.pitch import TPQ
 from grammar.chords import NO_CHORD, QUALITIES, Chord, ChordSymbolError, parse_symbol
+# imported eagerly: a lazy attribute would be shadowed by the submodule grammar.recognize.
+# Its template table costs a few ms at import, never at the first chord.
+from grammar.recognize import recognize
 
 __all__ = ["TPQ", "Chord", "NO_CHORD", "QUALITIES", "ChordSymbolError", "parse_symbol",
            "recognize"]
-
-
-def __getattr__(name):
-    # recognize builds its template table on first import; load it only when used
-    if name == "recognize":
-        from grammar.recognize import recognize
-        return recognize
-    raise AttributeError(f"module 'grammar' has no attribute {name!r}")
 
 # values, timelines, parse/unparse, clean-up and charts (all cheap to import)
 from grammar.values import (KINDS, Value, classify, format_seed_style,  # noqa: E402

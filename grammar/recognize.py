@@ -10,8 +10,8 @@ Scoring (lower wins), one simple rule:
 
     cost = bass + omitted + 1.2 * extra - 0.3 * prior
 
-- bass: what the lowest note is in the candidate. Its root: 0. Its 3rd or 5th: 0.6
-  (an inversion, returned as a slash chord "C/E"). Its 7th or 6th or sus tone: 0.8.
+- bass: what the lowest note is in the candidate. Its root: 0. Its 3rd, 5th or 7th: 0.6
+  (an inversion, returned as a slash chord "C/E"). Its 6th or sus tone: 0.8.
   A tension (9, 11, 13, an alteration): 1.4. Not in the chord at all: 1.6 (a slash
   chord over a foreign bass). A rootless voicing has no bass role: 1.0 flat, and it is
   returned without a slash ("B F A E" -> G13).
@@ -23,7 +23,7 @@ Scoring (lower wins), one simple rule:
 So the bass decides between readings of one pitch-class set (C E G A over C is C6,
 over A is Am7), and the quality prior decides between readings with the same bass role
 (the tritone-substitution twins B F A E: G13, not Db7alt). Fewer than three pitch
-classes, or a set that nothing explains (a 12-note cluster), is NO_CHORD.
+classes, or a set that nothing explains at a cost up to 2.5 (a cluster), is NO_CHORD.
 """
 
 import operator
@@ -39,7 +39,7 @@ RECOGNIZABLE = (
     "m7", "m9", "m11", "m13", "m7b5", "m9b5", "dim7",
     "7", "9", "13", "7sus4", "9sus4", "13sus4", "7b9sus4", "7alt",
     "7b9", "7#9", "7#11", "7b13", "aug7", "7b5", "13b9", "13#11", "9#11",
-    "7b9b13", "7#9b13", "7#5#9", "7b9#11", "9#5",
+    "7b9b13", "7#9b13", "7b9#11", "9#5",
 )
 # which qualities may be voiced without their root (3-7-9-13 and 7-3-13-9 and kin)
 ROOTLESS = {"9", "13", "7b9", "7#9", "13b9", "13#11", "9#11", "7alt", "7b9b13", "7#9b13",
@@ -47,18 +47,19 @@ ROOTLESS = {"9", "13", "7b9", "7#9", "13b9", "13#11", "9#11", "7alt", "7b9b13", 
 # qualities that keep their 5th: without it they read as something more common
 KEEP_FIFTH = {"6", "m6", "maj7#11"}
 
-BASS_ROOT, BASS_THIRD_FIFTH, BASS_SEVENTH, BASS_TENSION, BASS_FOREIGN = 0.0, 0.6, 0.8, 1.4, 1.6
+BASS_ROOT, BASS_INVERSION, BASS_SIXTH, BASS_TENSION, BASS_FOREIGN = 0.0, 0.6, 0.8, 1.4, 1.6
 ROOTLESS_COST, OMIT_COST, EXTRA_COST, PRIOR_WEIGHT = 1.0, 0.15, 1.2, 0.3
+MAX_COST = 2.5  # an extra note over an odd bass is a cluster, not a chord
 
 
 def _role_cost(degree):
     number = degree.lstrip("b#")
     if number == "1":
         return BASS_ROOT
-    if number in ("3", "5"):
-        return BASS_THIRD_FIFTH
-    if number in ("7", "6", "2", "4"):
-        return BASS_SEVENTH
+    if number in ("3", "5", "7"):
+        return BASS_INVERSION
+    if number in ("6", "2", "4"):
+        return BASS_SIXTH
     return BASS_TENSION
 
 
@@ -67,9 +68,9 @@ def _variants(quality):
     q = QUALITIES[quality]
     degrees = q.degrees
     optional = []
+    has_third = "3" in degrees or "b3" in degrees
     if "5" in degrees and len(degrees) >= 4 and quality not in KEEP_FIFTH:
         optional.append("5")
-    has_third = "3" in degrees or "b3" in degrees
     if "9" in degrees and has_third and any(d.lstrip("b#") in ("11", "13") for d in degrees):
         optional.append("9")
     if quality in ROOTLESS:
@@ -78,8 +79,8 @@ def _variants(quality):
     for n in range(len(optional) + 1):
         for left_out in combinations(optional, n):
             kept = [d for d in degrees if d not in left_out]
-            if len(kept) < 3:
-                continue
+            if len(kept) < 3 or ("5" in left_out and not has_third and len(kept) < 4):
+                continue  # 1-3-7 is a shell; 1-4-b7 is more likely a sus4 inversion
             rootless = "1" in left_out
             roles = {_degree(d)[0]: _role_cost(d) for d in kept}
             rel = 0
@@ -111,20 +112,23 @@ _MEMO = {}
 
 
 def _best(mask, bass, extra_cost):
-    """Best (cost, -prior, quality, root, chord-bass) reading of `mask` over `bass`."""
+    """Best (cost, -prior, quality, root above bass, root, chord-bass) reading of `mask`
+    over `bass`. Ties break on names relative to the bass, so the answer transposes."""
     best = None
     for base, neg_prior, quality, root, rootless, costs in TABLE.get(mask, ()):
+        rel = (root - bass) % 12
         if rootless:
-            cand = (base + ROOTLESS_COST + extra_cost, neg_prior, quality, root, None)
+            cand = (base + ROOTLESS_COST + extra_cost, neg_prior, quality, rel, root, None)
         else:
-            cand = (base + costs[bass] + extra_cost, neg_prior, quality, root,
+            cand = (base + costs[bass] + extra_cost, neg_prior, quality, rel, root,
                     None if root == bass else bass)
         if best is None or cand < best:
             best = cand
     bit = 1 << bass
     for base, neg_prior, quality, root, rootless, costs in TABLE.get(mask & ~bit, ()):
         if not rootless:  # a slash chord over a bass that is not a chord tone
-            cand = (base + BASS_FOREIGN + extra_cost, neg_prior, quality, root, bass)
+            cand = (base + BASS_FOREIGN + extra_cost, neg_prior, quality, (root - bass) % 12,
+                    root, bass)
             if best is None or cand < best:
                 best = cand
     return best
@@ -143,9 +147,9 @@ def _solve(mask, bass):
             cand = _best(m, bass, n_extra * EXTRA_COST)
             if cand is not None and (best is None or cand < best):
                 best = cand
-    if best is None:
+    if best is None or best[0] > MAX_COST:
         return NO_CHORD
-    _, _, quality, root, chord_bass = best
+    _, _, quality, _, root, chord_bass = best
     return Chord(root, quality, chord_bass)
 
 
