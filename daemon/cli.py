@@ -36,9 +36,13 @@ def _add_check_config(sub):
 def _add_chord(sub):
     p = sub.add_parser("chord", help="name the chord of MIDI note numbers, or spell a symbol")
     p.add_argument("notes", nargs="*", metavar="NOTE", help="MIDI note numbers 0-127")
-    p.add_argument("--symbol", metavar="FIG", help="print the pitch classes of a chord symbol")
+    p.add_argument("--symbol", metavar="FIG",
+                   help="print the notes of a chord symbol as names, bass first, then "
+                        "upward from the root (Bbmaj7 -> 'Bb D F A'; N.C. -> 'N.C.')")
     p.add_argument("--batch", action="store_true",
-                   help="read one query per line from stdin, write one answer per line")
+                   help="read one query per line from stdin (note numbers, or "
+                        "'--symbol FIG'), write one answer per line ('error: ...' for a "
+                        "bad one; exit status 65 if any was bad)")
     return "daemon.chord_cmd:main"
 
 
