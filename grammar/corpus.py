@@ -183,10 +183,11 @@ def harmony_timeline(notes, points, hold=True, length=None):
     """A ChordTimeline from the notes sounding at each sample point (`recognize`).
 
     With `hold`, a point whose notes name no chord keeps the chord before it (a passing
-    unison or a bare fifth does not erase the harmony); repeated chords are merged.
+    unison or a bare fifth does not erase the harmony), and the first chord named also
+    covers the points before it (an opening unison); repeated chords are merged.
     """
     notes = sorted(notes)
-    changes, last = [], None
+    changes, last, first = [], None, None
     active, k = [], 0
     for t in sorted(set(points)):
         while k < len(notes) and notes[k][0] <= t:      # sweep: notes started by t
@@ -195,10 +196,12 @@ def harmony_timeline(notes, points, hold=True, length=None):
         active = [n for n in active if n[1] > t]
         sounding = [p for _, _, p in active]
         chord = recognize(sounding) if sounding else NO_CHORD
-        if not chord and hold and last is not None:
+        if not chord and hold:
+            if first is None:
+                first = t
             continue
         if chord != last:
-            changes.append((t, chord))
+            changes.append((first if first is not None and not changes else t, chord))
             last = chord
     if length is not None:
         changes = [(t, c) for t, c in changes if t < length]
