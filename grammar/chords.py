@@ -302,6 +302,12 @@ class _Parts:
         self.alt = False
         self.halfdim = False
         self.power = False
+        self.seen = set()     # token kinds already read: each may appear once
+
+    def once(self, kind, text):
+        if kind in self.seen:
+            _fail(text, f"{kind} twice")
+        self.seen.add(kind)
 
 
 def _fail(text, why):
@@ -331,6 +337,7 @@ def _alteration(p, text, sign, number):
 
 
 def _read_number(p, text, n):
+    p.once("a chord number", text)
     if n == "7":
         if p.seventh is None:
             p.seventh = "b7"
@@ -352,11 +359,15 @@ def _tokens(p, q, text):
         rest = q[i:]
         major = _MAJ_RE.match(rest)
         if start and not major and rest.startswith(("min", "mi", "m", "-")):
+            p.once("minor", text)
             p.third = "b3"
             i += 3 if rest.startswith("min") else 2 if rest.startswith("mi") else 1
             start = False
             continue
         if major:
+            p.once("major", text)
+            if p.seventh is not None or p.halfdim or p.fifth == "b5":
+                _fail(text, f"{major.group(1)!r} after a seventh")
             word = major.group(1)
             i += len(word)
             num = _NUM_RE.match(q, i)
@@ -370,6 +381,8 @@ def _tokens(p, q, text):
             start = False
             continue
         if rest.startswith("dim") or (start and rest[0] in "o0"):
+            if not start:
+                _fail(text, "'dim' after the quality")
             i += 3 if rest.startswith("dim") else 1
             p.third, p.fifth = "b3", "b5"
             if q[i:i + 1] == "7":
@@ -378,6 +391,8 @@ def _tokens(p, q, text):
             start = False
             continue
         if rest[0] in "øh" and (start or rest[0] == "ø"):
+            if not start:
+                _fail(text, "'ø' after the quality")
             p.third, p.fifth, p.seventh, p.halfdim = "b3", "b5", "b7", True
             i += 1
             if q[i:i + 1] == "7":
@@ -400,8 +415,9 @@ def _tokens(p, q, text):
             start = False
             continue
         if rest.startswith("sus"):
-            if p.sus:
-                _fail(text, "two suspensions")
+            p.once("sus", text)
+            if p.third != "3":
+                _fail(text, "a suspension of a minor or diminished chord")
             i += 3
             if q[i:i + 1] in ("2", "4"):
                 p.sus = q[i]
@@ -416,6 +432,7 @@ def _tokens(p, q, text):
             start = False
             continue
         if rest.startswith("add"):
+            p.once("add", text)
             i += 3
             num = re.match(r"[b#]?(\d+)", q[i:])
             if not num:
@@ -435,6 +452,7 @@ def _tokens(p, q, text):
             start = False
             continue
         if rest.startswith("alt"):
+            p.once("alt", text)
             p.alt = True
             if p.seventh is None:
                 p.seventh = "b7"
@@ -444,6 +462,9 @@ def _tokens(p, q, text):
             start = False
             continue
         if rest.startswith(("omit", "no")):
+            p.once("omit", text)
+            if p.fifth != "5":
+                _fail(text, "omits an altered fifth")
             i += 4 if rest.startswith("omit") else 2
             if q[i:i + 1] != "5":
                 _fail(text, "only the 5th can be omitted")
@@ -457,6 +478,7 @@ def _tokens(p, q, text):
             start = False
             continue
         if rest.startswith("69"):
+            p.once("a chord number", text)
             p.sixth = p.add9 = True
             i += 2
             start = False
@@ -602,6 +624,13 @@ def parse_symbol(text, flat_dash=False):
         return NO_CHORD
     if s.startswith("(") and s.endswith(")") and s.count("(") == 1:
         s = s[1:-1]
+    depth = 0
+    for ch in s:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth not in (0, 1):
+            _fail(text, "unbalanced or nested parentheses")
+    if depth:
+        _fail(text, "unbalanced parentheses")
     s = _ALTERNATIVE_RE.sub("", s)           # Dmaj7(Em7b5) -> Dmaj7
     root_m = (_ROOT_DASH_RE if flat_dash else _ROOT_RE).match(s)
     if not root_m:

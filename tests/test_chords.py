@@ -294,3 +294,24 @@ def test_chart_collection_parses(capsys):
     # and the lead sheets' chords have music21's own pitch classes
     for figure, m21_mask in sheets:
         assert parse_symbol(figure, flat_dash=True).tones == m21_mask, figure
+
+
+# ---- property: any text either parses or raises ChordSymbolError, nothing else ----
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_CHORDISH = st.text(alphabet="ABCDEFGbm#-+^Δøo°0123456789ajdinsugthlr/(), .", max_size=14)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_CHORDISH, st.text(max_size=10)))
+def test_any_text_parses_or_raises_chord_symbol_error(text):
+    try:
+        chord = parse_symbol(text)
+    except ChordSymbolError as e:
+        assert repr(text) in str(e) or not text.strip()
+        return
+    assert isinstance(chord, Chord)
+    if chord:
+        assert parse_symbol(chord.symbol) == chord        # what we print, we read back
+        assert chord.tones & ~chord.scale == 0
