@@ -124,8 +124,9 @@ def bench_lstm(n=2000, model="default", keras=True, keras_steps=50, predict_step
                                 if p.is_file())
     rt = LSTMRuntime(m)
     rng = np.random.default_rng(0)
-    tokens = rng.integers(1, m.V, size=n)
-    conds = _bench_conds(m, n, rng)
+    n_inputs = max(n, keras_steps + 1, predict_steps + 1)
+    tokens = rng.integers(1, m.V, size=n_inputs)
+    conds = _bench_conds(m, n_inputs, rng)
     times = np.empty(n)
     clock = time.perf_counter
     for i in range(n):
