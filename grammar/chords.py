@@ -607,7 +607,6 @@ def _name_quality(p, text):
     return "add9" if p.add9 else "maj"
 
 
-@lru_cache(maxsize=4096)
 def parse_symbol(text, flat_dash=False):
     """The Chord of a lead-sheet symbol: "Bbmaj7", "F#m7b5", "C7(b9)", "Cm7/Bb", "N.C.".
 
@@ -617,6 +616,11 @@ def parse_symbol(text, flat_dash=False):
     """
     if not isinstance(text, str):
         raise ChordSymbolError(f"a chord symbol must be text, not {text!r}")
+    return _parse(text, bool(flat_dash))
+
+
+@lru_cache(maxsize=4096)
+def _parse(text, flat_dash):
     s = text.translate(_UNICODE).strip()
     if not s:
         raise ChordSymbolError("empty chord symbol")

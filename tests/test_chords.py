@@ -112,7 +112,7 @@ def test_unknown_symbols_raise_naming_the_symbol(bad):
     assert isinstance(e.value, ValueError)
 
 
-@pytest.mark.parametrize("bad", ["", "   ", None, 7, b"C7"])
+@pytest.mark.parametrize("bad", ["", "   ", None, 7, b"C7", ["C7"], {"C": 7}])
 def test_empty_and_non_text_symbols_raise(bad):
     with pytest.raises(ChordSymbolError):
         parse_symbol(bad)
