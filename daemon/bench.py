@@ -2,7 +2,8 @@
 
 The machine is shared and noisy, so no figure is a single number: every timing is a
 distribution (p50 / p99 / max) next to a baseline measured in the same run, and the
-ratio between the two (figure p50 / baseline p50) is what carries over between runs.
+ratio between the two is what carries over between runs. The ratio is taken at the
+statistic the figure's bar is about (p99 for latencies, max for memory), else at p50.
 A section whose component is missing (no model, no jackd, no TensorFlow, no
 `jazzd run` yet) says "not measured: <reason>"; nothing is ever estimated or faked.
 Missing a bar is a finding, not a failure: the command exits 0 and says so.
@@ -78,6 +79,7 @@ class Figure:
         self.missing = missing
         self.role = role
         self.ratio = None
+        self.ratio_stat = None
         self.baseline_missing = None
 
     def stat(self, name):
@@ -104,6 +106,7 @@ class Figure:
         if self.baseline:
             d["baseline"] = self.baseline
             d["ratio"] = self.ratio
+            d["ratio_stat"] = self.ratio_stat
             if self.baseline_missing:
                 d["baseline_not_measured"] = self.baseline_missing
         if self.bar is not None:
@@ -119,7 +122,8 @@ def missing(key, name, reason, bar=None):
 
 
 def link_baselines(figures):
-    """Fill each figure's ratio (its p50 / its baseline's p50) from rows of this run."""
+    """Fill each figure's ratio to its baseline from rows of this run: at the statistic
+    of its bar when both are distributions, else at p50 (a single value is its own p50)."""
     by_key = {f.key: f for f in figures}
     for f in figures:
         if not f.baseline or f.missing is not None:
@@ -130,7 +134,11 @@ def link_baselines(figures):
         elif b.missing is not None:
             f.baseline_missing = b.missing
         else:
-            mine, theirs = f.stat("p50"), b.stat("p50")
+            stat = "p50"
+            if f.bar is not None and f.stats is not None and b.stats is not None:
+                stat = f.bar.stat
+            f.ratio_stat = stat
+            mine, theirs = f.stat(stat), b.stat(stat)
             f.ratio = mine / theirs if theirs else None
 
 
@@ -219,7 +227,8 @@ def keras_worker(model, call_steps, predict_steps):
         t = time.perf_counter()
         build_keras_model(m.V, m.E, m.U, m.C, stateful=True, weights=m.weights)
         builds.append((time.perf_counter() - t) * 1e3)
-    r = bench_lstm(10, m, keras=True, keras_steps=call_steps, predict_steps=predict_steps)
+    r = bench_lstm(max(call_steps, predict_steps) + 1, m, keras=True, keras_steps=call_steps,
+                   predict_steps=predict_steps)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"import_s": import_s, "build_ms": builds, "call_ms": r["keras_call_ms"],
             "predict_ms": r["keras_predict_ms"], "rss_mb": rss_mb,
@@ -401,13 +410,24 @@ def _schedule(duration, lead=0.05, period=0.04, gate=0.5):
     return notes
 
 
-def _scheduler_errors(notes):
-    """Send error (ms) of each event played by `daemon.scheduler.Scheduler`."""
+FIFO_PRIORITY = 10
+
+
+def _scheduler_errors(notes, fifo=False):
+    """Send error (ms) of each event played by `daemon.scheduler.Scheduler`; with `fifo`,
+    its thread is first moved to SCHED_FIFO (NotMeasured if that is not permitted)."""
     from daemon.scheduler import Scheduler
     sent = []
     s = Scheduler(sent.append, channel=1)
     s.start()
     try:
+        if fifo:
+            try:
+                os.sched_setscheduler(s.native_id, os.SCHED_FIFO,
+                                      os.sched_param(FIFO_PRIORITY))
+            except (OSError, AttributeError) as e:
+                raise NotMeasured(f"SCHED_FIFO is not permitted here ({e})") from None
+        policy = _policy(s.native_id)
         t0 = time.monotonic()
         for on, off, pitch in notes:
             s.note(t0 + on, t0 + off, pitch, 90)
@@ -417,7 +437,18 @@ def _scheduler_errors(notes):
         s.stop()
     if len(lat) < 2 * len(notes):
         raise NotMeasured(f"the scheduler sent {len(lat)} of {2 * len(notes)} events")
-    return [x * 1e3 for x in lat]
+    return [x * 1e3 for x in lat], policy
+
+
+def _policy(tid):
+    """The scheduling policy of a thread, by name (SCHED_OTHER, SCHED_FIFO, ...)."""
+    try:
+        p = os.sched_getscheduler(tid)
+    except (OSError, AttributeError):
+        return "unknown"
+    names = {getattr(os, n): n for n in ("SCHED_OTHER", "SCHED_FIFO", "SCHED_RR",
+                                          "SCHED_BATCH", "SCHED_IDLE") if hasattr(os, n)}
+    return names.get(p, str(p))
 
 
 def _naive_errors(notes):
@@ -447,15 +478,21 @@ def section_scheduler(ctx):
         importlib.import_module("daemon.scheduler")
     except ImportError as e:
         raise NotMeasured(f"daemon.scheduler is not importable ({e})") from None
-    notes = _schedule(1.0 if ctx.quick else 8.0)
+    notes = _schedule(0.6 if ctx.quick else 8.0)
     figs = []
     for label, busy in (("idle", False), ("other core busy", True)):
         hog = busy_core() if busy else None
+        fifo = None
         try:
             if hog:
                 time.sleep(0.2)
-            sched = _scheduler_errors(notes)
+            sched, policy = _scheduler_errors(notes)
             naive = _naive_errors(notes)
+            if busy:
+                try:
+                    fifo = _scheduler_errors(notes, fifo=True)[0]
+                except NotMeasured as e:
+                    fifo = str(e)
         finally:
             if hog:
                 hog.kill()
@@ -463,10 +500,16 @@ def section_scheduler(ctx):
         tag = "busy" if busy else "idle"
         figs.append(Figure(f"scheduler.send_{tag}", f"send error, scheduler, {label}", "ms",
                            sched, baseline=f"scheduler.naive_{tag}",
-                           bar=SEND_BAR if busy else None,
-                           note=f"{len(notes)} notes, one every 40 ms"))
+                           bar=SEND_BAR if busy else None, short=f"scheduler, {tag}",
+                           note=f"{len(notes)} notes, one every 40 ms; the thread's "
+                                f"policy as the daemon sets it: {policy}"))
         figs.append(Figure(f"scheduler.naive_{tag}", f"send error, chained sleep, {label}",
                            "ms", naive, role="baseline", short=f"chained sleep, {tag}"))
+    name = f"send error, scheduler thread at SCHED_FIFO {FIFO_PRIORITY}, other core busy"
+    figs.append(missing("scheduler.fifo_busy", name, fifo) if isinstance(fifo, str) else
+                Figure("scheduler.fifo_busy", name, "ms", fifo, baseline="scheduler.send_busy",
+                       bar=SEND_BAR, note="what-if: the bench sets the thread's policy "
+                       "from outside, to show what a realtime thread would gain"))
     return figs
 
 
@@ -500,6 +543,7 @@ class Context:
         self.model = model
         self.shared = {}
         self.closers = []       # called once the last section is done (JACK server, tmp)
+        self.load = {}          # section → 1/5/15-min load average when it started
 
     def close(self):
         while self.closers:
@@ -515,6 +559,7 @@ def run_sections(names, ctx, progress=None):
             if progress:
                 progress(f"bench: {name} ...")
             t = time.monotonic()
+            ctx.load[name] = _loadavg()
             try:
                 out = func(ctx)
             except NotMeasured as e:
@@ -529,12 +574,16 @@ def run_sections(names, ctx, progress=None):
     return results
 
 
+def _loadavg():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def _host():
     import numpy
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
+    load = _loadavg()
     return {"cpus": os.cpu_count(), "machine": platform.machine(),
             "kernel": platform.release(), "python": platform.python_version(),
             "numpy": numpy.__version__, "load_average": load}
@@ -547,7 +596,8 @@ def document(results, ctx, elapsed):
         if isinstance(out, str):
             sections[name] = {"title": title, "not_measured": out}
             continue
-        sections[name] = {"title": title, "figures": [f.as_dict() for f in out]}
+        sections[name] = {"title": title, "load_average": ctx.load.get(name),
+                          "figures": [f.as_dict() for f in out]}
         for f in out:
             if f.bar is None:
                 continue
@@ -555,7 +605,7 @@ def document(results, ctx, elapsed):
     return {"jazzd": __version__, "quick": ctx.quick, "model": ctx.model,
             "elapsed_s": round(elapsed, 1), "host": _host(), "sections": sections,
             "bars": {"met": met, "missed": missed, "not_measured": unmeasured},
-            "ratio": "figure p50 / baseline p50"}
+            "ratio": "figure / baseline at ratio_stat (the bar's statistic, else p50)"}
 
 
 def _num(x):
@@ -607,7 +657,9 @@ def table(results):
                     base += " (not measured)"
             ok = "" if f.ok is None else ("ok" if f.ok else "MISSED")
             rows.append((name, f.name, f.unit, str(s["n"]), _num(s["p50"]),
-                         _num(s["p99"]), _num(s["max"]), base, _ratio(f.ratio),
+                         _num(s["p99"]), _num(s["max"]), base,
+                         _ratio(f.ratio) + (f" {f.ratio_stat}" if f.ratio is not None
+                                            and f.ratio_stat != "p50" else ""),
                          f.bar.text if f.bar else "", ok))
             if f.note:
                 notes.append(f"  {f.key}: {f.note}")
@@ -668,7 +720,7 @@ def main(args):
     else:
         print(f"jazzd bench{' --quick' if ctx.quick else ''} on {doc['host']['cpus']} cpus, "
               f"load {doc['host']['load_average']}, {doc['elapsed_s']} s; "
-              f"ratio = figure p50 / baseline p50")
+              f"ratio = figure / baseline at p50, or at the bar's statistic where shown")
         print(table(results))
         print()
         print("bars: " + verdict(doc))

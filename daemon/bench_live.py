@@ -33,7 +33,9 @@ STUCK_BAR = Bar("value", 0, "notes")
 
 BPM = 120
 CHORD = (48, 52, 55, 58)          # C7, held by the "keyboard"
-SIXTEENTHS = {"1/4": 100}         # the style's duration weights: as many 16ths as the model has
+# The style's duration weights: sixteenths only (weight 0 forbids a duration), no rests.
+SIXTEENTHS = {"1/6": 0, "1/4": 1, "1/3": 0, "1/2": 0, "2/3": 0, "3/4": 0, "1": 0, "3/2": 0,
+              "2": 0, "3": 0, "4": 0}
 
 
 # -- a private JACK server --------------------------------------------------------------

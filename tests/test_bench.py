@@ -83,7 +83,11 @@ def test_ratios_link_figures_to_baselines_of_the_same_run(offline):
     for key in ("grammar.unparse", "scheduler.send_busy"):
         f = figs[key]
         b = figs[f["baseline"]]
-        assert f["ratio"] == pytest.approx(f["p50"] / b["p50"])
+        assert f["ratio_stat"] == f["bar"]["stat"] == "p99"
+        assert f["ratio"] == pytest.approx(f["p99"] / b["p99"])
+    f = figs["scheduler.send_idle"]          # no bar: the ratio is at p50
+    assert "bar" not in f and f["ratio_stat"] == "p50"
+    assert f["ratio"] == pytest.approx(f["p50"] / figs[f["baseline"]]["p50"])
     # the keras section did not run: the step's baseline says so instead of a ratio
     step = figs["lstm.step_numpy"]
     assert step["ratio"] is None and step["baseline_not_measured"]
