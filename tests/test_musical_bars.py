@@ -3,7 +3,7 @@ config, over real jazz changes (tests/charts), lands inside every bar of DESIGN.
 average and for most seeds. Generation is NumPy only, so this takes a second or two.
 
 Run this file as a script to print the per-bar table of docs/MUSIC.md:
-    python tests/test_musical_bars.py [--charts all] [--seeds 5] [--choruses 2]
+    python tests/test_musical_bars.py [--charts all] [--seeds 5] [--choruses 2] [--model DIR]
 """
 
 import math
@@ -90,10 +90,11 @@ if __name__ == "__main__":
     ap.add_argument("--charts", default="all")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--choruses", type=int, default=2)
+    ap.add_argument("--model", default="default")
     a = ap.parse_args()
     names = (sorted(p.stem for p in CHARTS.glob("*.txt")) if a.charts == "all"
              else a.charts.split(","))
-    res = perform(names, range(1, a.seeds + 1), a.choruses)
+    res = perform(names, range(1, a.seeds + 1), a.choruses, model=load_model(a.model))
     print(f"{len(names)} charts x {a.seeds} seeds x {a.choruses} choruses "
           f"= {len(res)} performances\n")
     print(markdown(res))

@@ -19,9 +19,13 @@ V = len(VALUES)
 LOGITS = np.linspace(-1.0, 1.0, V).astype(np.float32)
 
 
+NEUTRAL = {"kind_weights": {}, "duration_weights": {}, "strong_beat_chord_weight": 1.0,
+           "rest_probability": None}
+
+
 def style(**kw):
-    cfg = config.defaults()["style"]
-    cfg.update(kw)
+    """A Style with every control neutral except those given."""
+    cfg = dict(NEUTRAL, **kw)
     return Style(VALUES, cfg, beats_per_bar=4)
 
 
@@ -34,14 +38,20 @@ def idx(kind, ticks=None):
             if v is not None and v.kind == kind and (ticks is None or v.ticks == ticks)]
 
 
+def test_the_defaults_are_valid_and_not_neutral():
+    d = config.defaults()["style"]
+    assert config.validate({"style": d})["style"] == d
+    st = Style(VALUES, d)
+    assert not np.allclose(st.bias[6], style().bias[6])
+
+
 def test_duration_keys():
     assert [duration_ticks(k) for k in config.DURATIONS] == \
         [2, 3, 4, 6, 8, 9, 12, 18, 24, 36, 48]
 
 
 def test_neutral_style_is_the_softmax_of_the_model():
-    st = style(kind_weights={}, duration_weights={}, strong_beat_chord_weight=1.0,
-               rest_probability=None)
+    st = style()
     p = dist(st, tick=6)                  # tick 6: every token of <= 42 ticks fits
     x = np.exp(LOGITS.astype(float))
     x[0] = 0.0                            # "<s>" is never sampled
