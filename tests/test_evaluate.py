@@ -358,3 +358,27 @@ def test_clear_errors(tmp_path, setup, args, words):
     assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
     for w in words:
         assert w in r.stderr
+
+
+def test_a_generated_solo_scores_clean(tmp_path):
+    """generate -> evaluate: the swing comes from the file, nothing is off the grid."""
+    f = tmp_path / "g.mid"
+    chart = "Cm7 F7 | Bbmaj7 | Am7b5 D7b9 | Gm6 |"
+    r = jazzd("generate", "--chords", chart, "--bars", 8, "--seed", 2, "--swing", 0.64,
+              "--out", f)
+    assert r.returncode == 0, r.stderr
+    r = jazzd("evaluate", f, "--chords", chart, "--json")
+    out = json.loads(r.stdout)
+    assert out["swing"] == 0.64 and out["bars"] == 8 and out["track"] == 0
+    s = out["stats"]
+    assert s["notes"] > 8 and s["off_grid"] == s["overlaps"] == s["out_of_register"] == 0
+
+
+def test_piano_roll_without_matplotlib_says_so(tmp_path, monkeypatch):
+    from daemon.errors import UserError
+    from daemon.evaluate import piano_roll
+    monkeypatch.setitem(sys.modules, "matplotlib", None)     # as if not installed
+    tl = parse_chart(CHART2).timeline(2)
+    with pytest.raises(UserError, match="matplotlib") as e:
+        piano_roll(tmp_path / "x.png", LINE, tl, 2, 4, 0.5)
+    assert e.value.status == 69 and "jazzd[plot]" in str(e.value)
