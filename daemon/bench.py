@@ -97,6 +97,8 @@ class Figure:
 
     def as_dict(self):
         d = {"key": self.key, "name": self.name, "unit": self.unit, "role": self.role}
+        if self.short != self.name:
+            d["short"] = self.short
         if self.missing is not None:
             d["not_measured"] = self.missing
         elif self.stats is not None:
@@ -637,32 +639,37 @@ COLUMNS = ("section", "figure", "unit", "n", "p50", "p99", "max", "baseline", "r
            "bar", "ok")
 
 
-def table(results):
-    """The readable report: one row per figure, one line per unmeasured section."""
-    names = {f.key: f.short for _, _, out in results if isinstance(out, list) for f in out}
+def table(doc):
+    """The readable report of a `document`: one row per figure, one line per section or
+    figure that was not measured (so a saved --json can be printed again)."""
+    figures = [f for sec in doc["sections"].values() for f in sec.get("figures", [])]
+    names = {f["key"]: f.get("short", f["name"]) for f in figures}
     rows, notes = [], []
-    for name, _, out in results:
-        if isinstance(out, str):
-            rows.append((name, f"not measured: {out}"))
+    for name, sec in doc["sections"].items():
+        if "not_measured" in sec:
+            rows.append((name, f"not measured: {sec['not_measured']}"))
             continue
-        for f in out:
-            if f.missing is not None:
-                rows.append((name, f"{f.name}: not measured: {f.missing}"))
+        for f in sec["figures"]:
+            if "not_measured" in f:
+                rows.append((name, f"{f['name']}: not measured: {f['not_measured']}"))
                 continue
-            s = f.stats or {"n": 1, "p50": f.value, "p99": None, "max": None}
-            base = "-"
-            if f.baseline:
-                base = names.get(f.baseline, f.baseline)
-                if f.baseline_missing:
+            if "value" in f:
+                n, p50, p99, mx = 1, f["value"], None, None
+            else:
+                n, p50, p99, mx = f["n"], f["p50"], f["p99"], f["max"]
+            base, ratio = "-", "-"
+            if f.get("baseline"):
+                base = names.get(f["baseline"], f["baseline"])
+                if f.get("baseline_not_measured"):
                     base += " (not measured)"
-            ok = "" if f.ok is None else ("ok" if f.ok else "MISSED")
-            rows.append((name, f.name, f.unit, str(s["n"]), _num(s["p50"]),
-                         _num(s["p99"]), _num(s["max"]), base,
-                         _ratio(f.ratio) + (f" {f.ratio_stat}" if f.ratio is not None
-                                            and f.ratio_stat != "p50" else ""),
-                         f.bar.text if f.bar else "", ok))
-            if f.note:
-                notes.append(f"  {f.key}: {f.note}")
+                ratio = _ratio(f.get("ratio"))
+                if f.get("ratio") is not None and f.get("ratio_stat") != "p50":
+                    ratio += f" {f['ratio_stat']}"
+            ok = "" if "ok" not in f else ("ok" if f["ok"] else "MISSED")
+            rows.append((name, f["name"], f["unit"], str(n), _num(p50), _num(p99), _num(mx),
+                         base, ratio, f["bar"]["text"] if "bar" in f else "", ok))
+            if f.get("note"):
+                notes.append(f"  {f['key']}: {f['note']}")
     full = [r for r in rows if len(r) == len(COLUMNS)]
     widths = [max([len(c)] + [len(r[i]) for r in full]) for i, c in enumerate(COLUMNS)]
     numeric = {"n", "p50", "p99", "max", "ratio"}
@@ -721,7 +728,7 @@ def main(args):
         print(f"jazzd bench{' --quick' if ctx.quick else ''} on {doc['host']['cpus']} cpus, "
               f"load {doc['host']['load_average']}, {doc['elapsed_s']} s; "
               f"ratio = figure / baseline at p50, or at the bar's statistic where shown")
-        print(table(results))
+        print(table(doc))
         print()
         print("bars: " + verdict(doc))
     if doc["bars"]["missed"]:

@@ -383,7 +383,7 @@ def loopback_floor(ctx, seconds, period):
         sched.stop()
         kbd.close()
         listener.close()
-    return onset_errors(times, 60 / BPM / 12)[0]
+    return onset_errors(times, 60 / BPM / 12)
 
 
 # -- one performance, shared by the playing and onset sections ------------------------------
@@ -504,7 +504,7 @@ def section_onset(ctx):
     """Note_on arrival at our JACK port vs the clock's grid, vs the no-daemon floor."""
     p = perform(ctx)
     errors, ppm = onset_errors(p["onsets"], 60 / BPM / 12)
-    floor = loopback_floor(ctx, 2.0 if ctx.quick else 8.0, 60 / BPM / 4)
+    floor, floor_ppm = loopback_floor(ctx, 2.0 if ctx.quick else 8.0, 60 / BPM / 4)
     return [
         Figure("onset.daemon", "onset error, jazzd run → JACK → us", "ms", errors,
                baseline="onset.floor",
@@ -512,5 +512,8 @@ def section_onset(ctx):
                     f"1.33 ms"),
         Figure("onset.floor", "onset error, scheduler in-process → JACK → us (floor)", "ms",
                floor, role="baseline", short="JACK floor"),
-        Figure("onset.tempo", "tempo error (fitted period vs 120 bpm)", "ppm", value=ppm),
+        Figure("onset.tempo", "tempo error (fitted period vs 120 bpm)", "ppm", value=ppm,
+               note="signed; the floor run's own figure is the next row"),
+        Figure("onset.tempo_floor", "tempo error of the floor run", "ppm", value=floor_ppm,
+               role="baseline"),
     ]

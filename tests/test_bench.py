@@ -48,7 +48,8 @@ def _check_figures(section):
             assert f["not_measured"].strip()
             continue
         if "value" in f:
-            assert isinstance(f["value"], (int, float)) and f["value"] >= 0, f
+            assert isinstance(f["value"], (int, float)), f
+            assert f["value"] >= 0 or f["unit"] == "ppm", f     # only a drift is signed
         else:
             assert f["n"] >= 1
             assert 0 < f["p50"] <= f["p99"] <= f["max"], f
