@@ -201,6 +201,9 @@ def section_lstm(ctx):
     figs = [
         Figure("lstm.step_numpy", "step, NumPy runtime (daemon)", "ms", r["numpy_ms"],
                baseline="keras.step_call", bar=STEP_BAR, note=desc),
+        Figure("lstm.step_cpu", "step, NumPy runtime, thread CPU time", "ms",
+               _step_cpu_ms(m, n), note="CPU time leaves out preemption by other "
+               "processes: a wall-clock p99 far above this one is the machine's load"),
         Figure("lstm.vocab", "vocabulary size", "tokens", value=m.V),
     ]
     if "size_bytes" in r:
@@ -209,6 +212,27 @@ def section_lstm(ctx):
     figs.append(Figure("lstm.load", "model load (weights.npz + vocab + meta)", "ms", loads,
                        baseline="keras.build"))
     return figs
+
+
+def _step_cpu_ms(m, n):
+    """Per-step thread CPU time (ms) of the NumPy runtime, same inputs as bench_lstm."""
+    import numpy as np
+
+    from daemon.lstm import LSTMRuntime
+    rt = LSTMRuntime(m)
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, m.V, size=n).tolist()
+    cond = None
+    if m.C:
+        cond = np.zeros(m.C, np.float32)
+        cond[0] = 1.0
+    clock = time.thread_time_ns
+    out = []
+    for tok in tokens:
+        t = clock()
+        rt.step(tok, cond)
+        out.append((clock() - t) / 1e6)
+    return out
 
 
 def keras_worker(model, call_steps, predict_steps):

@@ -74,7 +74,7 @@ def test_offline_sections_give_well_formed_numbers(offline):
     for name, section in offline["sections"].items():
         _check_figures(section)
     keys = {f["key"] for s in offline["sections"].values() for f in s["figures"]}
-    assert {"lstm.step_numpy", "lstm.load", "lstm.vocab", "grammar.unparse",
+    assert {"lstm.step_numpy", "lstm.step_cpu", "lstm.load", "lstm.vocab", "grammar.unparse",
             "grammar.recognize", "scheduler.send_idle", "scheduler.send_busy",
             "scheduler.naive_idle", "scheduler.naive_busy"} <= keys
 
