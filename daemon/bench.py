@@ -387,7 +387,7 @@ def music21_worker(n_unparse, n_recognize, seed=1):
 
 def section_grammar(ctx):
     """unparse of one value and recognition of one voicing, vs music21 the seeds' way."""
-    n, nb_u, nb_r = (3000, 30, 200) if ctx.quick else (30000, 300, 2000)
+    n, nb_u, nb_r = (2000, 20, 50) if ctx.quick else (30000, 300, 2000)
     ms = lambda ts: [t * 1e3 for t in ts]   # noqa: E731
     figs, base = [], None
     try:
@@ -504,7 +504,7 @@ def section_scheduler(ctx):
         importlib.import_module("daemon.scheduler")
     except ImportError as e:
         raise NotMeasured(f"daemon.scheduler is not importable ({e})") from None
-    notes = _schedule(0.6 if ctx.quick else 8.0)
+    notes = _schedule(0.4 if ctx.quick else 8.0)
     figs = []
     for label, busy in (("idle", False), ("other core busy", True)):
         hog = busy_core() if busy else None
