@@ -7,7 +7,8 @@ the tokens it concerns, i.e. `log(weight)` added to their logits (weight 0 forbi
 - `kind_weights`: per kind, C / S / A / X / R (L is accepted and ignored until the
   grammar produces colour tones);
 - `duration_weights`: per duration in quarters ("1/3" = an eighth triplet, "1/2" = an
-  eighth, played swung); durations not listed keep weight 1;
+  eighth, played swung); a token whose length is none of the keys counts as the
+  nearest key; keys not given keep weight 1;
 - `strong_beat_chord_weight`: an extra weight on C at the onsets of beats 1 and 3;
 - `rest_probability`: when set, the total probability of all rests is rescaled to it
   at every step (the live `density` control overrides it), which sets how often a
@@ -24,6 +25,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from daemon.config import DURATIONS
 from grammar.pitch import TPQ
 
 NEG = -1e9   # a forbidden token's bias: exp() of it is exactly 0, with no inf arithmetic
@@ -32,6 +34,13 @@ NEG = -1e9   # a forbidden token's bias: exp() of it is exactly 0, with no inf a
 def duration_ticks(text):
     """Ticks of a duration key such as "1/3" or "3/2" (quarters)."""
     return int(Fraction(text) * TPQ)
+
+
+def nearest_key(ticks, keys):
+    """The duration key (in ticks) a token's length counts as: itself if it is one,
+    else the nearest (the shorter on a tie), so e.g. a 1-tick token counts as "1/6"
+    and a 4.5-beat one as "4", and a full set of keys covers every token."""
+    return min(keys, key=lambda k: (abs(k - ticks), k))
 
 
 def _log_weight(w):
@@ -56,6 +65,7 @@ class Style:
         V = len(values)
         kind_w = style_cfg.get("kind_weights") or {}
         dur_w = {duration_ticks(k): w for k, w in (style_cfg.get("duration_weights") or {}).items()}
+        keys = sorted(duration_ticks(k) for k in DURATIONS)
         strong_w = float(style_cfg.get("strong_beat_chord_weight", 1.0))
         self.rest_probability = style_cfg.get("rest_probability")
 
@@ -70,7 +80,7 @@ class Style:
                 continue
             ticks[i] = v.ticks
             base[i] += _log_weight(kind_w.get(v.kind, 1.0))
-            base[i] += _log_weight(dur_w.get(v.ticks, 1.0))
+            base[i] += _log_weight(dur_w.get(nearest_key(v.ticks, keys), 1.0))
             self.is_rest[i] = v.kind == "R"
             self.is_chord[i] = v.kind == "C"
         self.ticks = ticks

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from daemon import config
-from daemon.style import NEG, Style, duration_ticks
+from daemon.style import NEG, Style, duration_ticks, nearest_key
 from grammar.values import Value
 
 VALUES = [None,
@@ -46,8 +46,18 @@ def test_the_defaults_are_valid_and_not_neutral():
 
 
 def test_duration_keys():
-    assert [duration_ticks(k) for k in config.DURATIONS] == \
-        [2, 3, 4, 6, 8, 9, 12, 18, 24, 36, 48]
+    keys = [duration_ticks(k) for k in config.DURATIONS]
+    assert keys == [2, 3, 4, 6, 8, 9, 12, 18, 24, 36, 48]
+    assert [nearest_key(t, keys) for t in (1, 2, 5, 7, 10, 15, 30, 54)] == \
+        [2, 2, 4, 6, 9, 12, 24, 48]
+
+
+def test_a_full_set_of_duration_weights_covers_every_token():
+    odd = VALUES + [Value("C", 1, -3, 3), Value("C", 54, None, None)]
+    cfg = dict(NEUTRAL, duration_weights={d: (1 if d == "1/2" else 0) for d in config.DURATIONS})
+    st = Style(odd, cfg)
+    p = st.distribution(np.zeros(len(odd)), 0, 1.0)
+    assert {odd[i].ticks for i in np.flatnonzero(p)} == {6}
 
 
 def test_neutral_style_is_the_softmax_of_the_model():
