@@ -14,8 +14,11 @@ stop, song position): planned notes must then be thrown away.
 External clock: tick arrival times jitter (a JACK period is 1.3 ms, USB MIDI ~1 ms), so
 the tick period and phase go through an alpha-beta filter, a second-order
 phase-locked loop: every tick predicts the next, and the prediction error corrects
-both the phase (by alpha) and the period (by beta). A large error (a tempo jump, a
-gap) resynchronises to the raw tick.
+both the phase (by alpha) and the period (by beta). One tick far off the prediction
+is ignored as a hiccup; several in a row (a tempo jump) resynchronise to the raw tick.
+A tick that arrives a whole number of periods late means ticks were lost in transit
+(JACK drops MIDI in an overloaded cycle): they are counted in, so the beat does not
+slip.
 """
 
 import time
@@ -72,13 +75,21 @@ class MidiClock:
     source = "clock"
     ALPHA = 0.15                        # phase correction per tick
     BETA = ALPHA * ALPHA / (2 - ALPHA)  # period correction: critically damped
-    RESYNC = 0.4                        # |error| > this share of a period: jump to the tick
+    RESYNC = 0.4                        # |error| > this share of a period: an outlier
+    OUTLIERS = 3                        # this many outliers in a row: jump to the tick
+    MAX_LOST = 4                        # at most this many ticks repaired at once
+    LOST_GAP = 3                        # ... and not again within this many ticks
 
     def __init__(self, fallback_bpm=120.0):
         # (tick index n, estimated time of tick n, tick period, playing)
         self._state = (-1, None, 60.0 / fallback_bpm / PPQN, False)
         self._last_raw = None      # arrival time of the latest tick
         self._synced = 0           # ticks since the last (re)start or resync
+        self._outliers = 0         # ticks in a row far off the prediction
+        self._since_lost = 1 << 30  # ticks since lost ticks were last repaired
+        self._repaired = 0
+        self._raw = []             # the latest raw tick intervals
+        self.lost_ticks = 0        # ticks that never arrived, counted in anyway
         self.generation = 0
         self.started = False       # a start/continue (or a plain tick stream) was seen
 
@@ -88,32 +99,72 @@ class MidiClock:
         n, tn, p, playing = self._state
         last = self._last_raw
         self._last_raw = t
+        raw = t - last if last is not None else None
+        if raw is not None and 0 < raw < 0.5:
+            self._raw.append(raw)
+            del self._raw[:-self.OUTLIERS]
         if not playing:
             # Ticks without a start: many masters send clock all the time and only
             # start/stop the transport. Track the tempo, but do not play.
-            if last is not None and 0 < t - last < 0.5:
-                p = self._smooth_period(p, t - last)
+            if raw is not None and 0 < raw < 0.5:
+                p = self._smooth_period(p, raw)
             self._state = (n, t, p, False)
             return
         n += 1
         if tn is None or self._synced == 0:
-            if last is not None and 0 < t - last < 0.5:
-                p = self._smooth_period(p, t - last)
+            if raw is not None and 0 < raw < 0.5:
+                p = self._smooth_period(p, raw)
             self._state = (n, t, p, True)
             self._synced = 1
             return
         pred = tn + p
         err = t - pred
-        if abs(err) > self.RESYNC * p:
-            raw = t - last if last is not None else p
-            if 0 < raw < 0.5:
-                p = raw
+        limit = self.RESYNC * p
+        self._since_lost += 1
+        if self._since_lost == 1 and self._repaired and abs(err + self._repaired * p) <= limit:
+            # The tick after a "lost tick" came a period early: the earlier one was
+            # only late (a busy sender catching up), not lost. Take the repair back.
+            k, self._repaired = self._repaired, 0
+            n -= k
+            pred -= k * p
+            err += k * p
+            self.lost_ticks -= k
+        elif err > limit and self._since_lost > self.LOST_GAP:
+            k = round(err / p)
+            if 1 <= k <= self.MAX_LOST and abs(err - k * p) <= limit:
+                # A whole number of periods late, out of the blue: ticks were lost on
+                # the way (an overloaded JACK cycle drops MIDI). Count them in, or the
+                # beat would slip by a tick for good.
+                n += k
+                pred += k * p
+                err -= k * p
+                self.lost_ticks += k
+                self._since_lost = 0
+                self._repaired = k
+        if abs(err) > limit:
+            self._outliers += 1
+            if self._outliers < self.OUTLIERS:
+                # One tick far off the prediction is a hiccup (a busy sender, a
+                # scheduling delay): keep the predicted grid and ignore it.
+                self._state = (n, pred, p, True)
+                return
+            # Several in a row: the tempo really jumped. Start again from this tick,
+            # at the median of the latest intervals; a "lost tick" repaired just
+            # before was the jump's first tick.
+            if self._since_lost <= self.OUTLIERS + 1 and self._repaired:
+                n -= self._repaired
+                self.lost_ticks -= self._repaired
+            self._repaired = 0
+            if self._raw:
+                p = sorted(self._raw)[len(self._raw) // 2]
             self._state = (n, t, p, True)
             self._synced = 1
+            self._outliers = 0
             return
-        if self._synced == 1 and last is not None and 0 < t - last < 0.5:
+        self._outliers = 0
+        if self._synced == 1 and raw is not None and 0 < raw < 0.5:
             # Second tick after a (re)start: a raw period beats a stale estimate.
-            p = 0.5 * p + 0.5 * (t - last)
+            p = 0.5 * p + 0.5 * raw
         self._synced += 1
         self._state = (n, pred + self.ALPHA * err, p + self.BETA * err, True)
 

@@ -125,6 +125,8 @@ SCHEMA = {
         "debounce_ms": S(40, _number(0, 1000)),
         "hold_beats": S(8, _number(0, 64)),
         "reconnect_interval_s": S(1.0, _number(0.1, 60)),
+        "wait_for_ports": S(False, _choice(True, False)),
+        "realtime_priority": S(20, _number(0, 98, integer=True)),
     },
     "tempo": {
         "source": S("internal", _choice("internal", "clock")),

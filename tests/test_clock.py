@@ -123,3 +123,43 @@ def test_midi_clock_start_restarts_at_beat_zero():
 def test_make_clock():
     assert make_clock({"source": "internal", "bpm": 100}).bpm == pytest.approx(100)
     assert make_clock({"source": "clock", "bpm": 100}).source == "clock"
+
+
+def test_midi_clock_counts_a_lost_tick_in():
+    c = MidiClock(120)
+    c.on_start(0.0)
+    p = 60.0 / 120 / PPQN
+    times = [1.0 + i * p for i in range(60)]
+    for i, t in enumerate(times):
+        if i != 40:                          # tick 40 is lost on the way
+            c.on_tick(t)
+    assert c.lost_ticks == 1
+    assert c.beat_at(times[-1]) == pytest.approx(59 / PPQN, abs=1e-3)
+    assert c.bpm == pytest.approx(120, abs=0.5)
+
+
+def test_midi_clock_halving_the_tempo_is_not_lost_ticks():
+    c = MidiClock(120)
+    c.on_start(0.0)
+    times = feed(c, 1.0, 120, 48)             # ticks 0..47
+    p = 60.0 / 60 / PPQN
+    t = times[-1]
+    for _ in range(10):                       # ticks 48..57 at 60 bpm
+        t += p
+        c.on_tick(t)
+    assert c.lost_ticks == 0
+    assert c.bpm == pytest.approx(60, abs=1)
+    assert c.beat_at(t) == pytest.approx(57 / PPQN, abs=1e-3)
+
+
+def test_midi_clock_a_late_tick_is_not_a_lost_tick():
+    c = MidiClock(120)
+    c.on_start(0.0)
+    p = 60.0 / 120 / PPQN
+    for i in range(60):
+        t = 1.0 + i * p
+        if i == 40:
+            t += 0.9 * p                      # late, then the next one right behind it
+        c.on_tick(t)
+    assert c.lost_ticks == 0
+    assert c.beat_at(1.0 + 59 * p) == pytest.approx(59 / PPQN, abs=1e-3)

@@ -1,7 +1,6 @@
 """MIDI ports through a real JACK server: virtual ports, connect by name, clear errors."""
 
 import os
-import queue
 import subprocess
 import sys
 import time
@@ -10,17 +9,16 @@ import pytest
 
 from conftest import REPO, Keyboard, Recorder, unique
 from daemon.errors import ConfigError, MidiSystemError
-from daemon.midi_io import InputPort, OutputPort, find_port, list_ports, open_ports, parse_spec
+from daemon.midi_io import (ArrivalTimes, InputPort, OutputPort, find_port, list_ports,
+                            open_ports, parse_spec)
 
 
-def drain(q, n, timeout=2.0):
+def drain(port, n, timeout=2.0):
     items = []
     deadline = time.monotonic() + timeout
     while len(items) < n and time.monotonic() < deadline:
-        try:
-            items.append(q.get(timeout=0.05))
-        except queue.Empty:
-            pass
+        items.extend(port.drain(time.monotonic()))
+        time.sleep(0.002)
     return items
 
 
@@ -35,26 +33,39 @@ def test_parse_spec_and_find_port():
     assert find_port(names, "nothing") is None
 
 
+def test_arrival_times_from_deltas():
+    a = ArrivalTimes()
+    # messages 10 ms apart, read in bursts 0-3 ms after they arrived
+    assert a.stamp(0.0, 100.002) == pytest.approx(100.002)
+    assert a.stamp(0.010, 100.0125) == pytest.approx(100.012)
+    assert a.stamp(0.010, 100.0205) == pytest.approx(100.0205)     # a fresh bound
+    assert a.stamp(0.010, 100.0335) == pytest.approx(100.0305)     # read 3 ms late
+    # earlier messages got the bound they had then; never later than the read time
+    a.reset()
+    assert a.stamp(0.5, 7.0) == 7.0
+
+
 @pytest.mark.jack
-def test_virtual_input_timestamps_and_keeps_clock_drops_sysex(jack_server):
-    q = queue.SimpleQueue()
+def test_virtual_input_timestamps_and_keeps_clock(jack_server):
     name = unique("vin")
-    port = InputPort("jack", f"virtual:{name}", q).open()
+    port = InputPort("jack", f"virtual:{name}").open()
     kb = Keyboard(unique("kb"), connect_to=f"{name}:in")
     try:
         time.sleep(0.05)
-        t0 = time.monotonic()
         kb.send(0x90, 60, 100)
-        kb.send(0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7)      # sysex: ignored on purpose
-        kb.send(0xFE)                                    # active sensing: ignored
+        first = drain(port, 1)                           # read promptly: sets the offset
+        t0 = time.monotonic()
         kb.send(0xFA)
         kb.send(0xF8)                                    # clock: must arrive
         kb.send(0xF2, 0x10, 0x00)
-        items = drain(q, 4)
-        assert [m for _, m in items] == [[0x90, 60, 100], [0xFA], [0xF8], [0xF2, 0x10, 0]]
-        for t, _ in items:
-            assert t0 <= t < t0 + 0.5
-        assert port.received == 4
+        kb.send(0x80, 60, 0)
+        time.sleep(0.05)                                 # ... and these are read late
+        items = first + drain(port, 4)
+        assert [m for _, m in items] == [[0x90, 60, 100], [0xFA], [0xF8], [0xF2, 0x10, 0],
+                                         [0x80, 60, 0]]
+        for t, _ in items[1:]:
+            assert t0 <= t < t0 + 0.006                  # arrival, not read, times
+        assert port.received == 5
     finally:
         kb.close()
         port.close()
@@ -62,18 +73,17 @@ def test_virtual_input_timestamps_and_keeps_clock_drops_sysex(jack_server):
 
 @pytest.mark.jack
 def test_connect_by_name_both_ways(jack_server):
-    q = queue.SimpleQueue()
     kb_name, rec_name = unique("kbd"), unique("synth")
     kb = Keyboard(kb_name, virtual="keys")
     rec = Recorder(rec_name, virtual="midi-in")
     try:
-        inp = InputPort("jack", kb_name, q).open()           # part of "kbdXXXX:keys"
+        inp = InputPort("jack", kb_name).open()              # part of "kbdXXXX:keys"
         out = OutputPort("jack", rec_name.upper(), ()).open()  # case-insensitive
         assert inp.port_name == f"{kb_name}:keys"
         assert out.port_name == f"{rec_name}:midi-in"
         time.sleep(0.05)
         kb.send(0x91, 64, 90)
-        assert [m for _, m in drain(q, 1)] == [[0x91, 64, 90]]
+        assert [m for _, m in drain(inp, 1)] == [[0x91, 64, 90]]
         assert out.send([0x90, 67, 80])
         assert rec.wait_for(lambda ev: any(m == (0x90, 67, 80) for _, m in ev), 2.0)
         inp.close()
@@ -90,7 +100,7 @@ def test_missing_port_lists_the_available_ones(jack_server):
     kb = Keyboard(kb_name, virtual="out")
     try:
         with pytest.raises(ConfigError) as e:
-            InputPort("jack", "NoSuchKeyboard", queue.SimpleQueue()).open()
+            InputPort("jack", "NoSuchKeyboard").open()
         msg = str(e.value)
         assert "'midi.input'" in msg and "NoSuchKeyboard" in msg
         assert f"{kb_name}:out" in msg
@@ -101,10 +111,9 @@ def test_missing_port_lists_the_available_ones(jack_server):
 
 @pytest.mark.jack
 def test_peer_goes_away_and_comes_back(jack_server):
-    q = queue.SimpleQueue()
     kb_name = unique("plug")
     kb = Keyboard(kb_name, virtual="out")
-    inp = InputPort("jack", kb_name, q).open()
+    inp = InputPort("jack", kb_name).open()
     try:
         assert inp.present()
         kb.close()
@@ -115,7 +124,7 @@ def test_peer_goes_away_and_comes_back(jack_server):
         assert inp.try_reconnect() and inp.connected
         time.sleep(0.05)
         kb.send(0x90, 61, 1)
-        assert [m for _, m in drain(q, 1)] == [[0x90, 61, 1]]
+        assert [m for _, m in drain(inp, 1)] == [[0x90, 61, 1]]
     finally:
         kb.close()
         inp.close()
@@ -125,7 +134,7 @@ def test_peer_goes_away_and_comes_back(jack_server):
 def test_open_ports_from_config_and_list_ports(jack_server):
     a, b = unique("jzin"), unique("jzout")
     inp, out = open_ports({"backend": "jack", "input": f"virtual:{a}",
-                           "output": f"virtual:{b}"}, queue.SimpleQueue())
+                           "output": f"virtual:{b}"})
     try:
         ins, outs = list_ports("jack")
         assert f"{b}:out" in ins          # our output is a source others can read

@@ -1,0 +1,432 @@
+"""`jazzd run`: wire MIDI in → chord listener / clock / controls → improviser → scheduler.
+
+Threads (DESIGN.md, "Data flow"):
+
+- rtmidi's input thread: the callback timestamps and enqueues (midi_io.InputPort);
+- the dispatcher: parses each message and routes it (notes and sustain to the chord
+  listener, clock messages to the MIDI clock, mapped CCs to the live controls) and
+  runs the listener's debounce and hold timers;
+- the improviser: plans values, binds pitches late (improviser.py);
+- the scheduler: sends at absolute deadlines, pings the watchdog (scheduler.py);
+- the main thread: signals, SIGHUP reload, device loss and reconnection, STATUS.
+
+Shutdown on SIGTERM/SIGINT (exit 0), on a crash in any thread (exit 70): note-off for
+every sounding note, then CC123 on the output channel.
+"""
+
+import logging
+import queue
+import signal
+import sys
+import threading
+import time
+
+from daemon import config as config_mod
+from daemon import logs
+from daemon.chord_listener import ChordListener
+from daemon.clock import make_clock
+from daemon.errors import EX_SOFTWARE, UserError
+from daemon.improviser import Improviser
+from daemon.midi_io import open_ports
+from daemon.notify import Notifier
+from daemon.scheduler import Scheduler, try_realtime
+
+log = logging.getLogger("jazzd.run")
+
+STATUS_INTERVAL = 1.0
+# Internal items travel through the input queue as tuples (MIDI data are lists), so
+# only the dispatcher thread ever touches the chord listener's state.
+_RESET = "reset"
+_CONFIGURE = "configure"
+SWITCH_INTERVAL = 0.0005
+POLL_INTERVAL = 0.001        # s between reads of the MIDI input (see midi_io.InputPort)     # s: how long a busy thread may keep the GIL from the scheduler
+
+
+# -- live controls ----------------------------------------------------------------------
+
+def temperature_of_cc(value):
+    """CC 0..127 → temperature 0.1..2.0 (64 ≈ 1.05)."""
+    return 0.1 + 1.9 * value / 127.0
+
+
+def rest_probability_of_cc(value):
+    """CC 0..127 → rest probability 0.9..0 (turn it up for a denser line)."""
+    return 0.9 * (1.0 - value / 127.0)
+
+
+class Dispatcher(threading.Thread):
+    """Parses raw MIDI from the input queue and routes it. Never raises on bad input."""
+
+    def __init__(self, daemon):
+        super().__init__(name="jazzd-dispatcher", daemon=True)
+        self.d = daemon
+        self.queue = daemon.queue
+        self._halt = threading.Event()
+        self.bad = logs.RateLimiter(logging.getLogger("jazzd.midi"))
+        self.messages = 0
+        self.on_error = None
+
+    def stop(self, timeout=1.0):
+        self._halt.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self):
+        try_realtime(self.d.cfg["midi"]["realtime_priority"])
+        try:
+            self._loop()
+        except BaseException as e:     # noqa: BLE001
+            if self.on_error is not None:
+                self.on_error(e)
+            else:
+                raise
+
+    def _loop(self):
+        q = self.queue
+        listener = self.d.listener
+        mono = time.monotonic
+        sleep = time.sleep
+        while not self._halt.is_set():
+            now = mono()
+            batch = self.d.inp.drain(now)
+            for t, data in batch:
+                self._safe_handle(t, data)
+            while True:                        # internal items (reset, configure)
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    self._safe_handle(item[0], item[1])
+            next_timer = listener.poll(mono())
+            if len(batch) >= 1024:
+                continue                       # a flood: read on without sleeping
+            wait = POLL_INTERVAL
+            if next_timer is not None:
+                wait = min(wait, max(0.0, next_timer - mono()))
+            sleep(wait)
+
+    def _safe_handle(self, t, data):
+        try:
+            self.handle(t, data)
+        except Exception as e:                 # noqa: BLE001 - odd MIDI never stops us
+            self.bad.warn("dispatch-error", "error handling MIDI %s: %r", _hex(data), e)
+
+    def handle(self, t, data):
+        """Route one message (a list of ints) that arrived at monotonic time `t`."""
+        if data.__class__ is tuple:        # an internal item (see _RESET, _CONFIGURE)
+            self._internal(t, data)
+            return
+        self.messages += 1
+        n = len(data)
+        if n == 0:
+            return
+        st = data[0]
+        if st < 0x80 or (st != 0xF0 and any(b > 0x7F for b in data[1:])):
+            self.bad.warn("bad-bytes", "ignoring malformed MIDI message %s", _hex(data))
+            return
+        d = self.d
+        if st >= 0xF0:
+            if st == 0xFE or st == 0xF0:
+                return                         # active sensing, sysex: not for us
+            clock = d.clock
+            if clock.source != "clock":
+                return
+            if st == 0xF8:
+                clock.on_tick(t)
+            elif st == 0xFA:
+                clock.on_start(t)
+                log.info("MIDI clock: start")
+            elif st == 0xFB:
+                clock.on_continue(t)
+                log.info("MIDI clock: continue")
+            elif st == 0xFC:
+                clock.on_stop(t)
+                d.scheduler.silence()
+                log.info("MIDI clock: stop")
+            elif st == 0xF2 and n == 3:
+                clock.on_song_position(data[1] | (data[2] << 7), t)
+            return
+        kind = st & 0xF0
+        ch = st & 0x0F
+        listener = d.listener
+        if kind == 0x90 and n == 3:
+            listener.note_on(t, ch, data[1], data[2])
+        elif kind == 0x80 and n == 3:
+            listener.note_off(t, ch, data[1])
+        elif kind == 0xB0 and n == 3:
+            cc, value = data[1], data[2]
+            if cc == 64:
+                listener.sustain(t, ch, value)
+            self.control(ch, cc, value)
+
+    def _internal(self, t, item):
+        if item[0] == _RESET:
+            self.d.listener.reset(t)
+        elif item[0] == _CONFIGURE:
+            self.d.listener.configure(item[1])
+
+    def control(self, ch, cc, value):
+        controls = self.d.cfg["controls"]
+        chans = controls["channel"]
+        if chans != "all" and ch + 1 not in chans:
+            return
+        perf = self.d.performer
+        if cc == controls["temperature_cc"]:
+            perf.temperature = temperature_of_cc(value)
+            log.debug("temperature %.2f (CC%d)", perf.temperature, cc)
+        if cc == controls["enable_cc"]:
+            on = value >= 64
+            if on != perf.enabled:
+                perf.enabled = on
+                log.info("improviser %s (CC%d)", "on" if on else "off", cc)
+        if cc == controls["density_cc"]:
+            perf.density = rest_probability_of_cc(value)
+            log.debug("rest probability %.2f (CC%d)", perf.density, cc)
+
+
+def _hex(data):
+    try:
+        return " ".join(f"{b:02X}" for b in data[:8]) + (" ..." if len(data) > 8 else "")
+    except (TypeError, ValueError):
+        return repr(data)[:40]
+
+
+# -- the daemon -------------------------------------------------------------------------
+
+class Daemon:
+    def __init__(self, cfg, path=None, freeze_file=None, notifier=None):
+        self.cfg = cfg
+        self.path = path
+        self.freeze_file = freeze_file
+        self.notifier = notifier if notifier is not None else Notifier()
+        self.queue = queue.SimpleQueue()
+        self.wake = threading.Event()
+        self.stop_requested = None      # the signal name, once one arrives
+        self.reload_requested = False
+        self.fatal = None               # (thread name, exception) of a crash
+        self.inp = self.out = None
+        self.output_ok = False
+        self.clock = make_clock(cfg["tempo"])
+        self.listener = ChordListener(cfg["midi"], lambda: self.clock.seconds_per_beat())
+        self.performer = None
+        self.scheduler = self.improviser = self.dispatcher = None
+
+    # -- start -----------------------------------------------------------------------
+
+    def start(self):
+        t0 = time.monotonic()
+        midi = self.cfg["midi"]
+        self.inp, self.out = open_ports(midi)
+        self.output_ok = self.out.connected
+        log.info("MIDI %s: input %s, output %s", midi["backend"],
+                 self.inp.port_name, self.out.port_name)
+        for port, key in ((self.inp, "input"), (self.out, "output")):
+            if not port.connected:
+                log.warning("MIDI %s %r not found; waiting for it (checking every %.1f s)",
+                            key, port.spec, midi["reconnect_interval_s"])
+        from daemon.performer import load_performer
+        self.performer = load_performer(self.cfg)
+        log.info("model %s loaded (seed %s)", self.cfg["improviser"]["model"],
+                 self.performer.seed)
+        rt = midi["realtime_priority"]
+        self.scheduler = Scheduler(self.out.send, midi["output_channel"],
+                                   self.notifier, self.freeze_file, realtime_priority=rt)
+        self.scheduler.all_notes_off()      # a note left by a SIGKILLed predecessor
+        self.improviser = Improviser(self.performer, lambda: self.clock, lambda: self.cfg,
+                                     self.listener, self.scheduler,
+                                     can_play=lambda: self.output_ok, realtime_priority=rt)
+        self.dispatcher = Dispatcher(self)
+        for th in (self.scheduler, self.improviser, self.dispatcher):
+            th.on_error = self._crashed
+            th.start()
+        self.ready_time = time.monotonic() - t0
+        log.info("ready in %.0f ms: %s", self.ready_time * 1e3, self.clock.describe())
+        if rt:
+            deadline = time.monotonic() + 0.5
+            while not self.scheduler.realtime and time.monotonic() < deadline \
+                    and self.scheduler.is_alive():
+                time.sleep(0.005)
+            if self.scheduler.realtime:
+                log.info("realtime scheduling: SCHED_FIFO priority %d", rt)
+            else:
+                log.info("realtime scheduling not permitted; timing threads run at normal "
+                         "priority (allow it with LimitRTPRIO=%d in the systemd unit, or "
+                         "an rtprio limit for this user)", rt)
+        self.notifier.ready(self.status_text())
+
+    def _crashed(self, exc):
+        self.fatal = (threading.current_thread().name, exc)
+        log.critical("crash in %s", threading.current_thread().name,
+                     exc_info=(type(exc), exc, exc.__traceback__))
+        self.wake.set()
+
+    def status_text(self):
+        chord = self.listener.chord
+        return (f"chord {chord.symbol if chord else '-'}, {self.clock.describe()}, "
+                f"{self.scheduler.notes_played if self.scheduler else 0} notes played")
+
+    # -- signals ---------------------------------------------------------------------
+
+    def install_signals(self):
+        def stop(signum, _frame):
+            self.stop_requested = signal.Signals(signum).name
+            self.wake.set()
+
+        def hup(_signum, _frame):
+            self.reload_requested = True
+            self.wake.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hup)
+
+    # -- main loop -------------------------------------------------------------------
+
+    def loop(self):
+        """Until a stop signal or a crash: reload, watch the ports, report status."""
+        next_poll = next_status = time.monotonic()
+        while self.stop_requested is None and self.fatal is None:
+            self.wake.wait(0.1)
+            self.wake.clear()
+            if self.stop_requested is not None or self.fatal is not None:
+                break
+            if self.reload_requested:
+                self.reload_requested = False
+                self.reload()
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + self.cfg["midi"]["reconnect_interval_s"]
+                self.watch_ports()
+            if now >= next_status:
+                next_status = now + STATUS_INTERVAL
+                self.notifier.status(self.status_text())
+                self.dispatcher.bad.flush(due_only=True)
+
+    def watch_ports(self):
+        """Device loss: log, silence, keep the clock, reconnect when it is back."""
+        inp, out = self.inp, self.out
+        if inp.connected and not inp.present():
+            inp.drop()
+            self.listener_reset()
+            self.scheduler.silence()
+            log.warning("MIDI input %r is gone; silent until it comes back "
+                        "(checking every %.1f s)", inp.port_name,
+                        self.cfg["midi"]["reconnect_interval_s"])
+        elif not inp.connected and inp.try_reconnect():
+            log.info("MIDI input reconnected: %s", inp.port_name)
+        if out.connected and not out.present():
+            self.output_ok = False
+            self.scheduler.silence()
+            out.drop()
+            log.warning("MIDI output %r is gone; silent until it comes back", out.port_name)
+        elif not out.connected and out.try_reconnect():
+            self.scheduler.all_notes_off()
+            self.output_ok = True
+            log.info("MIDI output reconnected: %s", out.port_name)
+
+    def listener_reset(self):
+        # The dispatcher owns the listener; a reset through the queue keeps it that way.
+        self.queue.put((time.monotonic(), (_RESET,)))
+
+    # -- reload ----------------------------------------------------------------------
+
+    def reload(self):
+        """SIGHUP: re-read the config file; a bad one is rejected and the old one stays."""
+        if self.path is None:
+            log.warning("SIGHUP: no config file was given; nothing to reload")
+            return
+        self.notifier.reloading()
+        try:
+            new = config_mod.load(self.path)
+            self.apply(new)
+        except UserError as e:
+            log.error("reload rejected, keeping the running config: %s", e)
+        else:
+            log.info("reloaded %s: %s", self.path, self.clock.describe())
+        self.notifier.ready(self.status_text())
+
+    def apply(self, new):
+        old = self.cfg
+        om, nm = old["midi"], new["midi"]
+        if (om["backend"], om["input"], om["output"]) != \
+                (nm["backend"], nm["input"], nm["output"]):
+            inp, out = open_ports(nm)   # may raise: then nothing changed
+            self.scheduler.silence()
+            old_inp, old_out = self.inp, self.out
+            self.inp, self.out = inp, out
+            self.scheduler._send = out.send
+            self.scheduler.all_notes_off()
+            self.output_ok = True
+            old_inp.close()
+            old_out.close()
+            log.info("MIDI ports now: input %s, output %s", inp.port_name, out.port_name)
+        if nm["output_channel"] != om["output_channel"]:
+            self.scheduler.silence()
+            self.scheduler.channel = nm["output_channel"] - 1
+        ot, nt = old["tempo"], new["tempo"]
+        if nt["source"] != ot["source"]:
+            self.scheduler.silence()
+            self.clock = make_clock(nt)
+        elif nt["source"] == "internal" and nt["bpm"] != ot["bpm"]:
+            self.clock.set_bpm(nt["bpm"])
+        oi, ni = old["improviser"], new["improviser"]
+        if (oi["model"], oi["seed"]) != (ni["model"], ni["seed"]) \
+                or old["style"] != new["style"] or nt["beats_per_bar"] != ot["beats_per_bar"] \
+                or {k: v for k, v in oi.items() if k not in ("temperature",)} != \
+                {k: v for k, v in ni.items() if k not in ("temperature",)}:
+            from daemon.performer import load_performer
+            perf = load_performer(new)      # may raise ModelError: then nothing changed
+            perf.enabled = self.performer.enabled
+            self._swap_performer(perf)
+        elif ni["temperature"] != oi["temperature"]:
+            self.performer.temperature = ni["temperature"]
+        self.queue.put((time.monotonic(), (_CONFIGURE, nm)))
+        logging.getLogger(logs.LOGGER_NAME).setLevel(
+            logs.LEVELS[new["logging"]["level"]])
+        self.cfg = new
+
+    def _swap_performer(self, perf):
+        """A new model or style: a new Performer (its LSTM state starts fresh)."""
+        self.scheduler.silence()
+        self.improviser.performer = perf
+        self.performer = perf
+        log.info("improviser settings changed: new performer (seed %s)", perf.seed)
+
+    # -- stop ------------------------------------------------------------------------
+
+    def shutdown(self):
+        self.notifier.stopping()
+        for th in (self.improviser, self.dispatcher):
+            if th is not None:
+                th.stop()
+        if self.scheduler is not None:
+            n = self.scheduler.sounding()
+            self.scheduler.stop()
+            st = self.scheduler.lateness_stats()
+            late = "" if not st["count"] else \
+                f"; send lateness p50 {st['p50_ms']:.3f} ms, p99 {st['p99_ms']:.3f} ms, " \
+                f"max {st['max_ms']:.3f} ms"
+            log.info("stopped: %d notes played, %d sounding notes ended, all notes off "
+                     "sent%s", self.scheduler.notes_played, len(n), late)
+        for port in (self.inp, self.out):
+            if port is not None:
+                port.close()
+        self.notifier.close()
+
+
+def main(args):
+    cfg, path = config_mod.load_or_default(args.config)
+    logs.setup(cfg["logging"]["level"])
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    daemon = Daemon(cfg, path, freeze_file=getattr(args, "debug_freeze_file", None))
+    daemon.install_signals()
+    try:
+        daemon.start()
+        daemon.loop()
+    finally:
+        daemon.shutdown()
+    if daemon.fatal is not None:
+        return EX_SOFTWARE
+    log.info("exiting on %s", daemon.stop_requested)
+    return 0

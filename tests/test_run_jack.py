@@ -1,0 +1,396 @@
+"""`jazzd run` end to end through a real JACK server: the test is the keyboard and the ear.
+
+Each test starts the daemon as a subprocess with its own config and port names, plays
+chords (and MIDI clock) into it through JACK MIDI ports, and records what it plays.
+"""
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import Keyboard, Recorder, pair_notes, unique, write_config
+from grammar.chords import parse_symbol
+from grammar.swing import swung_beats, unswung_ticks
+
+pytestmark = pytest.mark.jack
+
+DM7 = [50, 53, 57, 60]
+G7 = [43, 47, 50, 53]
+CMAJ7 = [48, 52, 55, 59]
+FS7 = [42, 46, 49, 52]
+EIGHTHS_ONLY = {"duration_weights": {d: (1 if d == "1/2" else 0) for d in
+                                     ("1/6", "1/4", "1/3", "1/2", "2/3", "3/4", "1", "3/2",
+                                      "2", "3", "4")},
+                "kind_weights": {"R": 0}}
+
+
+class Session:
+    """A daemon with virtual ports, a keyboard playing into it and a recorder after it."""
+
+    def __init__(self, run_daemon, tmp_path, midi=None, extra_args=(), env=None, **sections):
+        self.name = unique("jz")
+        midi_cfg = {"backend": "jack", "input": f"virtual:{self.name}-in",
+                    "output": f"virtual:{self.name}-out", "reconnect_interval_s": 0.2}
+        midi_cfg.update(midi or {})
+        imp = sections.setdefault("improviser", {})
+        imp.setdefault("seed", 7)
+        if os.environ.get("JAZZD_TEST_MODEL"):        # try another model directory
+            imp.setdefault("model", os.environ["JAZZD_TEST_MODEL"])
+        self.config = write_config(tmp_path / f"{self.name}.yaml", midi=midi_cfg, **sections)
+        self.daemon = run_daemon(self.config, *extra_args, env=env)
+        self.daemon.wait_ready()
+        self.kb = self.rec = None
+        if midi_cfg["input"].startswith("virtual:"):
+            self.kb = Keyboard(unique("kb"), connect_to=f"{self.name}-in:in")
+        if midi_cfg["output"].startswith("virtual:"):
+            self.rec = Recorder(unique("ear"), connect_to=f"{self.name}-out:out")
+        time.sleep(0.05)
+
+    def stop(self, sig=signal.SIGTERM):
+        self.daemon.signal(sig)
+        rc = self.daemon.wait()
+        time.sleep(0.05)          # the last messages cross JACK at the next period
+        return rc
+
+    def close(self):
+        for p in (self.kb, self.rec):
+            if p is not None:
+                p.close()
+
+
+@pytest.fixture
+def session(run_daemon, tmp_path, jack_server):
+    made = []
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)     # the test's own MIDI threads get the GIL promptly
+
+    def make(**kw):
+        s = Session(run_daemon, tmp_path, **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+    sys.setswitchinterval(switch)
+
+
+def realtime_if_allowed():
+    """SCHED_FIFO for the calling thread if the machine allows it (a test tool only)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+    except (OSError, AttributeError):
+        pass
+
+
+# -- checks -----------------------------------------------------------------------------
+
+def grid_error(beat, swing):
+    """Distance in beats from a beat position to the nearest swung 1/12-beat grid point."""
+    tick = unswung_ticks(beat, swing)
+    return abs(beat - swung_beats(round(tick), swing))
+
+
+def grid_misfit(onsets, spb, swing):
+    """How far (s) the onsets are from one swung 1/12-beat grid at `spb` s per beat.
+
+    The grid's phase is unknown: each of the first notes is tried on each of the 12
+    positions of a beat, and the best phase's largest error is returned.
+    """
+    best = float("inf")
+    for ref in onsets[:3]:
+        for k in range(12):
+            origin = ref - swung_beats(k, swing) * spb
+            worst = max(grid_error((t - origin) / spb, swing) * spb for t in onsets)
+            best = min(best, worst)
+    return best
+
+
+def assert_no_hanging(events):
+    notes = pair_notes(events)
+    hanging = [n for n in notes if n[1] is None]
+    assert not hanging, f"notes without note-off: {hanging}"
+    return notes
+
+
+def assert_monophonic(notes):
+    for a, b in zip(notes, notes[1:]):
+        assert a[1] <= b[0] + 1e-4, f"overlap: {a} then {b}"
+
+
+def fits(pitch, symbol):
+    c = parse_symbol(symbol)
+    return bool((c.tones | c.scale) >> (pitch % 12) & 1)
+
+
+# -- tests ------------------------------------------------------------------------------
+
+def test_plays_in_tempo_on_the_swung_grid_then_falls_silent(session):
+    s = session(tempo={"bpm": 120, "swing": 0.6}, midi={"hold_beats": 2})
+    s.kb.chord(DM7)
+    time.sleep(3.0)
+    s.kb.release(DM7)
+    t_release = time.monotonic()
+    time.sleep(2.0)                           # hold_beats 2 = 1 s, then silence
+    assert s.daemon.proc.poll() is None
+    assert s.stop() == 0
+    events = s.rec.snapshot()
+    notes = assert_no_hanging(events)
+    onsets = [n[0] for n in notes]
+    assert len(onsets) >= 4, s.daemon.output()
+    assert grid_misfit(onsets, 0.5, 0.6) < 0.004, onsets
+    assert grid_misfit(onsets, 0.5 * 0.87, 0.6) > 0.004         # the check can fail
+    assert_monophonic(notes)
+    assert all(55 <= n[2] <= 84 for n in notes)
+    # the phrase ended after the hold: nothing starts later than release + 2 beats
+    assert max(onsets) < t_release + 1.0 + 0.1
+    assert events[-1][1] == (0xB0, 123, 0)    # all notes off, last
+
+
+def test_first_note_after_a_chord_change_fits_the_new_chord(session):
+    s = session(tempo={"bpm": 140})
+    changes = []
+    held = None
+    for chord, symbol in ((CMAJ7, "Cmaj7"), (FS7, "F#7"), (DM7, "Dm7"), (FS7, "F#7"),
+                          (CMAJ7, "Cmaj7"), (G7, "G7")):
+        if held:
+            s.kb.release(held)
+        s.kb.chord(chord)
+        changes.append((time.monotonic(), symbol))
+        held = chord
+        time.sleep(0.9)
+    assert s.stop() == 0
+    notes = assert_no_hanging(s.rec.snapshot())
+    checked = 0
+    for (t, symbol), nxt in zip(changes[1:], changes[2:] + [(1e18, None)]):
+        # JACK delivery (1.3 ms) + binding lead (5 ms) + margin: bound after the change
+        after = [n for n in notes if t + 0.012 <= n[0] < nxt[0]]
+        if after:
+            checked += 1
+            assert fits(after[0][2], symbol), (symbol, after[0], s.daemon.output())
+    assert checked >= 4
+
+
+def test_external_clock_tempo_changes_and_stop(session):
+    s = session(tempo={"source": "clock", "bpm": 100, "swing": 0.5}, style=EIGHTHS_ONLY)
+    ticks = []                                 # (tick index, send time)
+    stop_at = []
+
+    def master():
+        realtime_if_allowed()                  # a steadier master makes a fairer test
+        n = 0
+        t = time.monotonic() + 0.05
+        s.kb.send(0xFA)
+        for bpm, beats in ((120, 6), (160, 8)):
+            period = 60.0 / bpm / 24
+            for _ in range(beats * 24):
+                while time.monotonic() < t:
+                    time.sleep(max(0.0, min(0.0005, t - time.monotonic() - 0.0002)))
+                s.kb.send(0xF8)
+                ticks.append((n, time.monotonic()))
+                n += 1
+                t += period
+        s.kb.send(0xFC)
+        stop_at.append(time.monotonic())
+
+    s.kb.chord(DM7)
+    th = threading.Thread(target=master)
+    th.start()
+    th.join()
+    time.sleep(0.4)
+    assert s.daemon.proc.poll() is None
+    events = s.rec.snapshot()
+    assert s.stop() == 0
+    notes = assert_no_hanging(events)
+    assert notes, s.daemon.output()
+    # stopped: no note starts after the stop message (+ JACK delivery)
+    assert all(n[0] < stop_at[0] + 0.01 for n in notes), (stop_at, notes[-3:])
+    assert all(n[1] < stop_at[0] + 0.02 for n in notes)       # ... and all have ended
+
+    def beat_of(t):
+        for (i, ta), (_, tb) in zip(ticks, ticks[1:]):
+            if ta <= t < tb:
+                return (i + (t - ta) / (tb - ta)) / 24
+        return None
+
+    slow = [n[0] for n in notes if 1.0 <= (beat_of(n[0]) or -1) < 6]
+    fast = [n[0] for n in notes if 7.5 <= (beat_of(n[0]) or -1) < 14]
+    assert len(slow) >= 6 and len(fast) >= 8, (len(slow), len(fast))
+    for part, bpm in ((slow, 120), (fast, 160)):
+        spb = 60.0 / bpm
+        errors = [grid_error(beat_of(t), 0.5) * spb for t in part]
+        assert max(errors) < 0.008, (bpm, errors)
+        ioi = [b - a for a, b in zip(part, part[1:])]
+        assert min(ioi) == pytest.approx(spb / 2, abs=0.008)    # eighths at the new tempo
+
+
+def test_sigterm_in_the_middle_of_a_note_leaves_nothing_hanging(session):
+    s = session(improviser={"gate": 1.0})
+    s.kb.chord(G7)
+    assert s.rec.wait_for(lambda ev: any(m[0] == 0x90 for _, m in ev), 3.0)
+    assert s.stop(signal.SIGTERM) == 0
+    events = s.rec.snapshot()
+    assert_no_hanging(events)
+    assert events[-1][1] == (0xB0, 123, 0)
+    assert "exiting on SIGTERM" in s.daemon.output()
+
+
+def test_sigint_also_exits_0_silently(session):
+    s = session()
+    s.kb.chord(G7)
+    assert s.rec.wait_for(lambda ev: any(m[0] == 0x90 for _, m in ev), 3.0)
+    assert s.stop(signal.SIGINT) == 0
+    assert_no_hanging(s.rec.snapshot())
+
+
+def test_sighup_changes_the_tempo_and_a_broken_config_keeps_playing(session):
+    s = session(tempo={"bpm": 100, "swing": 0.5}, style=EIGHTHS_ONLY)
+    s.kb.chord(DM7)
+    time.sleep(2.0)
+    t1 = time.monotonic()
+    text = s.config.read_text().replace("bpm: 100", "bpm: 150")
+    assert "bpm: 150" in text
+    s.config.write_text(text)
+    s.daemon.signal(signal.SIGHUP)
+    assert s.daemon.wait_line("reloaded", 3.0)
+    time.sleep(2.0)
+    t2 = time.monotonic()
+    s.config.write_text("tempo: {bpm: fast}\n")
+    s.daemon.signal(signal.SIGHUP)
+    assert s.daemon.wait_line("reload rejected", 3.0)
+    time.sleep(1.5)
+    assert s.daemon.proc.poll() is None
+    assert s.stop() == 0
+    notes = assert_no_hanging(s.rec.snapshot())
+    out = s.daemon.output()
+    assert "tempo.bpm" in out and "'fast'" in out          # the reason is logged
+
+    def eighth(a, b):
+        on = [n[0] for n in notes if a <= n[0] < b]
+        ioi = sorted(y - x for x, y in zip(on, on[1:]))
+        assert len(ioi) >= 4, (a, b, notes)
+        return ioi[len(ioi) // 2]
+
+    assert eighth(0, t1) == pytest.approx(0.3, abs=0.006)             # 100 bpm
+    assert eighth(t1 + 0.3, t2) == pytest.approx(0.2, abs=0.006)      # 150 bpm
+    assert eighth(t2 + 0.3, 1e18) == pytest.approx(0.2, abs=0.006)    # still playing
+
+
+def test_nonexistent_input_port_and_bad_config_exit_78(run_daemon, tmp_path, jack_server):
+    cfg = write_config(tmp_path / "noport.yaml",
+                       midi={"backend": "jack", "input": "NoSuchKeyboard"})
+    d = run_daemon(cfg)
+    assert d.wait(20) == 78
+    out = d.output()
+    assert "no MIDI input port matching 'NoSuchKeyboard'" in out
+    assert "Available input ports" in out and "Traceback" not in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("midi: {backend: jack, outptu: x}\n")
+    d = run_daemon(bad)
+    assert d.wait(20) == 78
+    assert "midi.outptu" in d.output() and "Traceback" not in d.output()
+
+
+def test_keyboard_and_synth_unplugged_and_back(session):
+    kb_name, synth_name = unique("keys"), unique("synth")
+    kb = Keyboard(kb_name, virtual="out")
+    rec = Recorder(synth_name, virtual="in")
+    s = session(midi={"input": kb_name, "output": synth_name, "hold_beats": 16})
+    try:
+        kb.chord(DM7)
+        assert rec.wait_for(lambda ev: sum(m[0] == 0x90 for _, m in ev) >= 2, 3.0)
+        kb.close()                                  # the keyboard is unplugged
+        assert s.daemon.wait_line(f"MIDI input '{kb_name}:out' is gone", 3.0)
+        time.sleep(0.1)
+        quiet = len(rec.snapshot())
+        assert_no_hanging(rec.snapshot())
+        time.sleep(0.6)
+        assert len(rec.snapshot()) == quiet         # silent while it is away
+        kb = Keyboard(kb_name, virtual="out")       # ... and plugged back in
+        assert s.daemon.wait_line("MIDI input reconnected", 3.0)
+        kb.chord(G7)
+        assert rec.wait_for(lambda ev: sum(m[0] == 0x90 for _, m in ev[quiet:]) >= 2, 3.0)
+
+        rec.close()                                 # the synth goes away
+        assert s.daemon.wait_line(f"MIDI output '{synth_name}:in' is gone", 3.0)
+        rec = Recorder(synth_name, virtual="in")
+        assert s.daemon.wait_line("MIDI output reconnected", 3.0)
+        assert rec.wait_for(lambda ev: sum(m[0] == 0x90 for _, m in ev) >= 2, 3.0)
+        assert s.daemon.proc.poll() is None
+        assert s.stop() == 0
+        assert_no_hanging(rec.snapshot())
+    finally:
+        kb.close()
+        rec.close()
+
+
+def test_garbage_input_keeps_time_and_logs_once_per_kind(session):
+    s = session(tempo={"bpm": 120, "swing": 0.6})
+    s.kb.chord(DM7)
+    t0 = time.monotonic()
+    junk = [[0x80, 99, 0], [0x90, 200 & 0x7F, 0], [0xF4], [0xF7], [0x85, 60, 0],
+            [0xB0, 64, 127], [0xB0, 64, 0], [0xE0, 0, 64], [0xD0, 5]]
+    import random
+    rng = random.Random(3)
+    sent = 0
+    while time.monotonic() < t0 + 1.5:            # ~ several thousand messages a second
+        for _ in range(50):
+            m = junk[rng.randrange(len(junk))] if rng.random() < 0.7 else \
+                [rng.randrange(256) for _ in range(rng.randrange(1, 4))]
+            s.kb.rt.send_message(m)
+            sent += 1
+        time.sleep(0.005)
+    time.sleep(0.3)
+    assert s.daemon.proc.poll() is None
+    assert s.stop() == 0
+    notes = assert_no_hanging(s.rec.snapshot())
+    onsets = [n[0] for n in notes]
+    assert len(onsets) >= 4
+    assert grid_misfit(onsets, 0.5, 0.6) < 0.006, onsets
+    out = s.daemon.output()
+    assert "Traceback" not in out
+    assert out.count("malformed MIDI") <= 3, out[-2000:]    # rate-limited, not per message
+    assert sent > 2000
+
+
+def test_ready_watchdog_freeze_and_stopping_over_notify_socket(session, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.05)
+    freeze = tmp_path / "freeze"
+    got = []
+
+    def collect(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                got.append((time.monotonic(), sock.recv(4096).decode()))
+            except socket.timeout:
+                pass
+
+    try:
+        s = session(extra_args=("--debug-freeze-file", str(freeze)),
+                    env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"})
+        collect(0.6)
+        assert any("READY=1" in m for _, m in got)
+        assert sum("WATCHDOG=1" in m for _, m in got) >= 3
+        freeze.touch()
+        collect(0.2)                          # pings already in flight
+        n = len(got)
+        collect(0.6)
+        assert not any("WATCHDOG=1" in m for _, m in got[n:])   # frozen: pings stop
+        os.unlink(freeze)
+        collect(0.4)
+        assert any("WATCHDOG=1" in m for _, m in got[n:])
+        s.daemon.signal(signal.SIGTERM)
+        collect(0.5)
+        assert s.daemon.wait() == 0
+        assert any("STOPPING=1" in m for _, m in got)
+    finally:
+        sock.close()
