@@ -1,0 +1,422 @@
+"""Helpers for the suites that drive the live daemon through JACK (bad input, faults, soak).
+
+conftest.py gives the JACK server, the daemon subprocess and the MIDI peers; this adds
+what those suites share on top: a session wired to them, an external MIDI clock master
+that remembers when it sent each tick, and the checks (onsets on the grid, notes
+balanced, the log rate-limited, RSS).
+
+Timing tolerance. rtmidi's JACK backend delivers a message at the next JACK period:
+64 frames at 48 kHz = 1.33 ms. An onset crosses JACK once (daemon → ear) and, under
+external clock, each tick crosses it once more (master → daemon), so quantisation alone
+is up to 2 × 1.33 = 2.7 ms. On top comes the machine: two busy cores, three Python
+processes (the test, the daemon, jackd) and timestamps taken in Python callbacks,
+which measured 1-4 ms here. `GRID_TOL` = 8 ms covers both with room, and is still
+small against the grids checked (250 ms eighths at 120 bpm: a random onset lands
+within ±8 ms of the grid 6 % of the time, so a dozen onsets cannot pass by luck).
+The dummy JACK server without real-time scheduling also has xruns on a loaded machine
+(jackd logs "client ... was not finished" several times a minute here): a client that
+misses its period gets its messages one or more periods late. So a few onsets (at most
+`OUTLIER_SHARE`) may be off by up to `OUTLIER_TOL` = 16 ms; none by more.
+"""
+
+import bisect
+import os
+import re
+import signal
+import statistics
+import threading
+import time
+
+import pytest
+
+from conftest import Keyboard, Recorder, pair_notes, unique, write_config
+from grammar.swing import swung_beats, unswung_ticks
+
+GRID_TOL = 0.008          # s, see the module docstring
+OUTLIER_TOL = 0.016       # s, an onset delayed by an xrun
+OUTLIER_SHARE = 0.1       # at most this share of onsets beyond GRID_TOL
+JACK_PERIOD = 64 / 48000  # s
+
+@pytest.fixture(scope="session")
+def steady_model(tmp_path_factory):
+    """A model directory whose every value is an eighth-note chord or scale tone.
+
+    Random weights, a fixed vocabulary: with it the daemon plays a note on every eighth
+    (no rests, no other lengths, nothing outside the chord scale), whatever the shipped
+    model learned and whatever the style defaults are, so a test can check each onset
+    against a known grid and each pitch against the chord it was played over.
+    """
+    import numpy as np
+
+    from daemon.model import save_model
+    from grammar.values import Value, format_value
+    toks = ["<s>"]
+    for kind in "CS":
+        toks += [format_value(Value(kind, 6, lo, lo + 7)) for lo in (-9, -4, 2)]
+        toks.append(format_value(Value(kind, 6)))
+    V, E, U = len(toks), 8, 16
+    r = np.random.default_rng(6)
+    w = dict(embedding=r.normal(0, .5, (V, E)), lstm_kernel=r.normal(0, .5, (E, 4 * U)),
+             lstm_recurrent=r.normal(0, .5, (U, 4 * U)), lstm_bias=np.zeros(4 * U),
+             dense_kernel=r.normal(0, .5, (U, V)), dense_bias=np.zeros(V))
+    d = tmp_path_factory.mktemp("steady-model")
+    save_model(d, w, toks, {"variant": "plain", "corpus": "tests/live.py: eighths only"})
+    return str(d)
+
+
+DM7 = [50, 53, 57, 60]
+G7 = [43, 47, 50, 53]
+CMAJ7 = [48, 52, 55, 59]
+FS7 = [42, 46, 49, 52]          # far from Dm7: only E and B of D dorian fit F#7
+
+
+class Live:
+    """A daemon with virtual ports, a keyboard playing into it and an ear after it.
+
+    `sections` are config sections over the defaults; midi is JACK with unique virtual
+    port names unless `midi` overrides them (a non-virtual output is not connected to).
+    """
+
+    def __init__(self, run_daemon, tmp_path, midi=None, extra_args=(), env=None,
+                 ready=True, **sections):
+        self.name = unique("jz")
+        midi_cfg = {"backend": "jack", "input": f"virtual:{self.name}-in",
+                    "output": f"virtual:{self.name}-out", "reconnect_interval_s": 0.2}
+        midi_cfg.update(midi or {})
+        sections.setdefault("improviser", {}).setdefault("seed", 7)
+        self.config = write_config(tmp_path / f"{self.name}.yaml", midi=midi_cfg, **sections)
+        self.daemon = run_daemon(self.config, *extra_args, env=env)
+        self.kb = self.rec = None
+        self.kb_client = unique("kb")
+        if ready:
+            self.daemon.wait_ready()
+            if midi_cfg["input"].startswith("virtual:"):
+                self.kb = Keyboard(self.kb_client, connect_to=f"{self.name}-in:in")
+            if midi_cfg["output"].startswith("virtual:"):
+                self.rec = Recorder(unique("ear"), connect_to=f"{self.name}-out:out")
+            time.sleep(0.05)
+
+    @property
+    def pid(self):
+        return self.daemon.proc.pid
+
+    def alive(self):
+        return self.daemon.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM):
+        self.daemon.signal(sig)
+        rc = self.daemon.wait()
+        time.sleep(0.05)          # the last messages cross JACK at the next period
+        return rc
+
+    def close(self):
+        for p in (self.kb, self.rec):
+            if p is not None:
+                p.close()
+
+
+@pytest.fixture
+def live(run_daemon, tmp_path, jack_server, steady_model):
+    """`live(**config sections)` starts a `Live` session; all are closed afterwards.
+
+    The model is `steady_model` (a note on every eighth) unless `steady=False` or the
+    improviser section names one.
+    """
+    made = []
+
+    def make(steady=True, **kw):
+        if steady:
+            kw.setdefault("improviser", {}).setdefault("model", steady_model)
+        s = Live(run_daemon, tmp_path, **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+# -- an external MIDI clock master ---------------------------------------------------
+
+class ClockMaster(threading.Thread):
+    """Sends 0xF8 at `bpm` (settable while running) and records (position, send time).
+
+    The position is the master's own tick count in 24 ppqn from the song start, so song
+    position pointers move it. `start()` sends 0xFA first; `finish()` sends 0xFC.
+    """
+
+    def __init__(self, kb, bpm=120.0, send_start=True, on_tick=None):
+        super().__init__(name="clock-master", daemon=True)
+        self.kb = kb
+        self.bpm = bpm
+        self.send_start = send_start
+        self.on_tick = on_tick       # called with the position after each tick is sent
+        self.ticks = []              # (position in ticks, monotonic send time)
+        self.position = 0
+        self._halt = threading.Event()
+        self._hold = threading.Event()   # set: no ticks (the cable is pulled)
+        self._lock = threading.Lock()
+        self.stopped_at = None
+
+    def run(self):
+        if self.send_start:
+            self.kb.send(0xFA)
+        t = time.monotonic() + 0.01
+        while not self._halt.is_set():
+            while True:
+                left = t - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(0.0005, max(0.0, left - 0.0002)) if left > 0.0003 else 0)
+            if self._hold.is_set():
+                t = time.monotonic() + 0.001
+                continue
+            with self._lock:
+                self.kb.send(0xF8)
+                self.ticks.append((self.position, time.monotonic()))
+                if self.on_tick is not None:
+                    self.on_tick(self.position)
+                self.position += 1
+            t += 60.0 / self.bpm / 24
+            if t < time.monotonic() - 0.05:      # the test process stalled: do not burst
+                t = time.monotonic()
+
+    def send_locked(self, *msg, position=None):
+        """Send a message between two ticks; `position` moves the song position."""
+        with self._lock:
+            self.kb.send(*msg)
+            if position is not None:
+                self.position = position
+
+    def hold(self, on=True):
+        (self._hold.set if on else self._hold.clear)()
+
+    def finish(self, send_stop=True):
+        self._halt.set()
+        self.join(2)
+        if send_stop:
+            self.kb.send(0xFC)
+            self.stopped_at = time.monotonic()
+
+    def timeline(self):
+        return TickTimeline(self.ticks)
+
+
+class TickTimeline:
+    """Which master beat a moment is: interpolation between the recorded ticks."""
+
+    def __init__(self, ticks):
+        self.pos = [p for p, _ in ticks]
+        self.times = [t for _, t in ticks]
+
+    def beat_of(self, t):
+        """The master's beat (float, quarter notes) at time t, or None outside the ticks."""
+        times = self.times
+        i = bisect.bisect_right(times, t) - 1
+        if i < 0 or i + 1 >= len(times):
+            return None
+        if self.pos[i + 1] != self.pos[i] + 1:        # a song position jump: no bridge
+            return None
+        return (self.pos[i] + (t - times[i]) / (times[i + 1] - times[i])) / 24
+
+    def grid_error(self, t, division=2):
+        """Seconds from t to the nearest 1/division-beat line of the master's grid."""
+        b = self.beat_of(t)
+        if b is None:
+            return None
+        i = bisect.bisect_right(self.times, t) - 1
+        spb = (self.times[i + 1] - self.times[i]) * 24
+        x = b * division
+        return (x - round(x)) / division * spb
+
+    def swung_grid_error(self, t, swing):
+        """Seconds from t to the nearest line of the swung 1/12-beat grid (the grid
+        every onset of the daemon sits on, see grammar.swing)."""
+        b = self.beat_of(t)
+        if b is None:
+            return None
+        i = bisect.bisect_right(self.times, t) - 1
+        spb = (self.times[i + 1] - self.times[i]) * 24
+        tick = round(unswung_ticks(b, swing))
+        return (b - swung_beats(tick, swing)) * spb
+
+
+# -- checks ----------------------------------------------------------------------------
+
+def onsets(events, since=None, until=None):
+    """Times of the note-ons (velocity > 0) in a recorded stream."""
+    return [t for t, m in events if len(m) == 3 and m[0] & 0xF0 == 0x90 and m[2] > 0
+            and (since is None or t >= since) and (until is None or t < until)]
+
+
+def phase_errors(times, period):
+    """Signed distance (s) of each time from the grid of `period` that fits them best.
+
+    The internal clock's phase is the daemon's own (its start), so the grid's phase is
+    taken as the median residue; everything then has to sit on that one grid.
+    """
+    if not times:
+        return []
+    half = period / 2
+    r = [(t - times[0] + half) % period - half for t in times]
+    ref = statistics.median(r)
+    return [(x - ref + half) % period - half for x in r]
+
+
+def assert_errors_small(errors, what, tol=GRID_TOL, outlier_tol=OUTLIER_TOL,
+                        share=OUTLIER_SHARE):
+    """All |errors| ≤ outlier_tol, and all but `share` of them ≤ tol (module docstring)."""
+    assert errors, f"no {what} to check"
+    worst = max(abs(e) for e in errors)
+    over = sum(abs(e) > tol for e in errors)
+    shown = [round(e * 1e3, 1) for e in errors]
+    assert worst <= outlier_tol and over <= share * len(errors), (
+        f"{what}: {over} of {len(errors)} off by more than {tol * 1e3:.0f} ms, the worst "
+        f"by {worst * 1e3:.1f} ms (allowed: {share:.0%} up to {outlier_tol * 1e3:.0f} ms): "
+        f"{shown}")
+
+
+def assert_on_grid(times, period, what="onsets", **tol):
+    """All `times` on one grid of `period` (phase free): in time, whatever the start."""
+    err = phase_errors(times, period)
+    assert_errors_small(err, f"{what} on a {period * 1e3:.0f} ms grid", **tol)
+    return err
+
+
+def master_grid_errors(master, times, division=2):
+    """Seconds from each time to the master's nearest 1/division-beat line."""
+    tl = master.timeline()
+    return [e for e in (tl.grid_error(t, division) for t in times) if e is not None]
+
+
+def assert_on_master_grid(master, times, what, division=2, **tol):
+    """Onsets on the external clock's grid (its eighths by default): phase and tempo."""
+    errs = master_grid_errors(master, times, division)
+    assert len(errs) >= 3, f"too few onsets to check ({what}): {len(errs)}"
+    assert_errors_small(errs, f"{what}: onsets vs the master's 1/{division} beats", **tol)
+    return errs
+
+
+def assert_balanced(events):
+    """Every note-on has its own note-off (CC123 does not count); returns the notes."""
+    notes = pair_notes(events)
+    hanging = [n for n in notes if n[1] is None]
+    assert not hanging, f"notes without note-off: {hanging}"
+    return notes
+
+
+def still_sounding(events):
+    """(channel, pitch) of notes left on, counting CC123/CC120 as ending a channel's notes."""
+    on = {}
+    for t, m in events:
+        if len(m) != 3:
+            continue
+        kind, ch = m[0] & 0xF0, m[0] & 0x0F
+        if kind == 0x90 and m[2] > 0:
+            on[(ch, m[1])] = t
+        elif kind == 0x80 or kind == 0x90:
+            on.pop((ch, m[1]), None)
+        elif kind == 0xB0 and m[1] in (120, 123):
+            for key in [k for k in on if k[0] == ch]:
+                del on[key]
+    return sorted(on)
+
+
+def assert_monophonic(notes):
+    for a, b in zip(notes, notes[1:]):
+        assert a[1] is not None and a[1] <= b[0] + 1e-4, f"overlap: {a} then {b}"
+
+
+def longest_gap(times, since, until):
+    """(length, start) of the longest stretch of [since, until) without an onset."""
+    pts = [since] + [t for t in times if since <= t < until] + [until]
+    return max((b - a, a) for a, b in zip(pts, pts[1:]))
+
+
+def assert_clean_exit_log(output):
+    """No exception escaped a thread: no traceback, no crash report."""
+    for bad in ("Traceback", "crash in", "CRITICAL", "Exception in thread"):
+        assert bad not in output, f"{bad!r} in the daemon's output:\n{output[-3000:]}"
+
+
+_STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) ")
+_MORE = re.compile(r"(\d+) more like this")
+
+
+def log_time(line):
+    """Seconds since midnight of a terminal-format log line (HH:MM:SS.mmm LEVEL ...)."""
+    m = _STAMP.match(line)
+    if not m:
+        return None
+    h, mi, s, ms = (int(x) for x in m.groups())
+    return h * 3600 + mi * 60 + s + ms / 1000
+
+
+def rate_limited_lines(output, needles):
+    """The log lines of one kind of warning (any of `needles`), asserted rate-limited.
+
+    RateLimiter promises one line at once, then at most one per second carrying the
+    count of the ones left out. Returns (lines, messages accounted for: each line is
+    one message plus its "N more like this").
+    """
+    lines = [ln for ln in output.splitlines() if any(n in ln for n in needles)]
+    stamps = [log_time(ln) for ln in lines]
+    pairs = list(zip(zip(stamps, lines), zip(stamps[1:], lines[1:])))
+    if pairs and _is_summary(lines[-1]):
+        pairs.pop()           # a summary flushed on shutdown may come early
+    for (a, la), (b, lb) in pairs:
+        if a is not None and b is not None:
+            assert b - a >= 0.9, f"two lines of one kind {b - a:.3f} s apart:\n{la}\n{lb}"
+    accounted = 0
+    for ln in lines:
+        m = _MORE.search(ln)
+        if _is_summary(ln):
+            accounted += int(m.group(1))          # a flush summary: only the count
+        elif m:
+            accounted += 1 + int(m.group(1))      # a warning carrying the count
+        else:
+            accounted += 1
+    return lines, accounted
+
+
+def _is_summary(line):
+    """RateLimiter.flush's line: "KIND: N more like this in the last X s (latest: ...)"."""
+    m = _MORE.search(line)
+    return bool(m) and ": " + m.group(0) in line
+
+
+def warning_lines(output):
+    return [ln for ln in output.splitlines() if " WARNING " in ln or " ERROR " in ln]
+
+
+def rss_kb(pid):
+    """VmRSS of a process in kB, from /proc/PID/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def wait_notes(rec, n, timeout, since=0.0):
+    """Wait until the ear has heard `n` note-ons after `since`."""
+    return rec.wait_for(lambda ev: len(onsets(ev, since)) >= n, timeout)
+
+
+def without_dac_override():
+    """A preexec_fn that takes from a root child the power to read any file.
+
+    Root ignores file modes through CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, so
+    `chmod 000` alone tests nothing when the suite runs as root. Dropping both from the
+    bounding set before exec leaves them out of the new program's capabilities, while
+    it stays root (and can still run the interpreter under /root). Not root: no-op.
+    """
+    def preexec():
+        if os.geteuid() != 0:
+            return
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in (1, 2):                    # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if libc.prctl(24, cap, 0, 0, 0) != 0:     # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    return preexec

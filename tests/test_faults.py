@@ -1,0 +1,273 @@
+"""Faults around the live daemon: killed, frozen, broken files, a full disk for logs.
+
+- SIGKILL, then a restart: the new process sends CC123 on its output channel at start,
+  which ends the note the killed one left sounding.
+- SIGSTOP/SIGCONT under external clock: after SIGCONT it finds the clock again (its
+  onsets are back on the master's eighths) and does not burst out the notes it missed.
+- A corrupt or truncated weights.npz, a wrong-shape, malformed or missing vocab.json,
+  an unreadable config: one clear line naming the file and the problem, no traceback,
+  the documented exit status (66 for a model, 78 for a config).
+- stderr on /dev/full (the disk for logs is full): it keeps playing, and exits 0.
+"""
+
+import io
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import pytest
+
+from conftest import REPO, Keyboard, Recorder, unique, write_config
+from daemon.errors import EX_CONFIG, EX_NOINPUT
+from daemon.model import DEFAULT_DIR
+from live import (DM7, ClockMaster, assert_balanced, assert_clean_exit_log,  # noqa: F401
+                  assert_monophonic, assert_on_grid, assert_on_master_grid, live, onsets,
+                  steady_model, still_sounding, wait_notes, without_dac_override)
+
+EIGHTH = 0.25
+
+
+# -- SIGKILL, then a restart ----------------------------------------------------------
+
+@pytest.mark.jack
+def test_sigkill_then_restart_clears_the_note_left_sounding(live, run_daemon):
+    synth = unique("synth")
+    rec = Recorder(synth, virtual="in")              # the synth outlives the daemons
+    try:
+        s = live(midi={"output": synth, "output_channel": 5},
+                 improviser={"gate": 1.0}, tempo={"bpm": 120, "swing": 0.5})
+        s.kb.chord(DM7)
+        assert wait_notes(rec, 2, 3.0), s.daemon.output()
+        s.daemon.proc.send_signal(signal.SIGKILL)
+        s.daemon.proc.wait(5)
+        t_kill = time.monotonic()
+        time.sleep(0.1)
+        left = still_sounding(rec.snapshot())
+        assert left and all(ch == 4 for ch, _ in left), \
+            f"legato line killed mid-note, yet nothing left sounding: {left}"
+
+        again = run_daemon(s.config)                 # the service manager restarts it
+        again.wait_ready()
+        time.sleep(0.1)
+        after = [m for t, m in rec.snapshot() if t > t_kill]
+        assert after, "the restarted daemon sent nothing"
+        assert after[0] == (0xB4, 123, 0), f"first message after the restart: {after[:3]}"
+        assert still_sounding(rec.snapshot()) == []
+        again.signal(signal.SIGTERM)
+        assert again.wait() == 0
+        assert_clean_exit_log(again.output())
+    finally:
+        rec.close()
+
+
+# -- SIGSTOP / SIGCONT -------------------------------------------------------------------
+
+@pytest.mark.jack
+def test_sigstop_sigcont_resyncs_to_the_clock_without_a_burst(live):
+    s = live(tempo={"source": "clock", "bpm": 120, "swing": 0.5})
+    s.kb.chord(DM7)
+    master = ClockMaster(s.kb, bpm=120)
+    master.start()
+    time.sleep(2.0)
+    # Frozen for 54 ticks: 4.5 eighths, so a daemon that only counts the ticks it
+    # received comes back a sixteenth (125 ms) off the master's eighths.
+    freeze = 54 * 60.0 / 120 / 24
+    s.daemon.signal(signal.SIGSTOP)
+    t_stop = time.monotonic()
+    time.sleep(freeze)
+    s.daemon.signal(signal.SIGCONT)
+    t_cont = time.monotonic()
+    time.sleep(2.5)
+    master.finish()
+    time.sleep(0.3)
+    assert s.alive(), s.daemon.output()[-3000:]
+    rc = s.stop()
+    out = s.daemon.output()
+    assert rc == 0, out[-3000:]
+    assert_clean_exit_log(out)
+    events = s.rec.snapshot()
+    assert_balanced(events)
+    burst = onsets(events, t_cont, t_cont + 0.2)
+    # 200 ms hold at most one eighth-note onset (250 ms apart); the ~4 notes missed
+    # while frozen must not all come out at once.
+    assert len(burst) <= 1, f"{len(burst)} notes in the 200 ms after SIGCONT"
+    before = onsets(events, t_stop - 1.5, t_stop)
+    assert_on_master_grid(master, before, "before SIGSTOP")
+    after = onsets(events, t_cont + 0.5, master.stopped_at)
+    assert len(after) >= 4, f"only {len(after)} notes after SIGCONT"
+    assert_on_master_grid(master, after, "after SIGCONT")
+
+
+# -- broken model files ------------------------------------------------------------------
+
+def _member_data_offset(data, name):
+    """Where the (deflated) bytes of one member of a .npz start."""
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(name)
+    h = data[info.header_offset:info.header_offset + 30]
+    return info.header_offset + 30 + int.from_bytes(h[26:28], "little") + \
+        int.from_bytes(h[28:30], "little"), info.compress_size
+
+
+def _damage(model_dir, how):
+    w, v = model_dir / "weights.npz", model_dir / "vocab.json"
+    data = w.read_bytes()
+    if how == "weights-truncated":
+        w.write_bytes(data[:len(data) // 2])
+    elif how == "weights-empty":
+        w.write_bytes(b"")
+    elif how == "weights-not-a-zip":
+        w.write_bytes(b"this is not an npz file\n" * 100)
+    elif how == "weights-bad-crc":
+        start, size = _member_data_offset(data, "lstm_kernel.npy")
+        mid = start + size // 2
+        w.write_bytes(data[:mid] + b"\x00" * 16 + data[mid + 16:])
+    elif how == "weights-bad-deflate":
+        start, _ = _member_data_offset(data, "lstm_kernel.npy")
+        w.write_bytes(data[:start] + b"\xff" + data[start + 1:])    # reserved block type
+    elif how == "vocab-wrong-shape":
+        tokens = json.loads(v.read_text())["tokens"]
+        v.write_text(json.dumps({"tokens": tokens[:-3]}))
+    elif how == "vocab-not-a-list":
+        v.write_text(json.dumps({"tokens": "<s> C,0.500"}))
+    elif how == "vocab-not-json":
+        v.write_text('{"tokens": ["<s>", ')
+    elif how == "vocab-missing":
+        v.unlink()
+    elif how == "dir-missing":
+        shutil.rmtree(model_dir)
+    else:
+        raise AssertionError(how)
+
+
+MODEL_DAMAGE = {
+    # how: (file the message must name, words it must contain)
+    "weights-truncated": ("weights.npz", "corrupt"),
+    "weights-empty": ("weights.npz", "corrupt"),
+    "weights-not-a-zip": ("weights.npz", "corrupt"),
+    "weights-bad-crc": ("weights.npz", "corrupt"),
+    "weights-bad-deflate": ("weights.npz", "corrupt"),
+    "vocab-wrong-shape": ("vocab.json", "tokens"),
+    "vocab-not-a-list": ("vocab.json", "tokens"),
+    "vocab-not-json": ("vocab.json", "JSON"),
+    "vocab-missing": ("vocab.json", "missing"),
+    "dir-missing": ("", "does not exist"),
+}
+
+
+def assert_one_line_error(out, status, rc, must):
+    """Exit `status`; one "jazzd run: error: ..." line containing `must`; no traceback."""
+    assert rc == status, f"exit {rc}, expected {status}:\n{out}"
+    assert "Traceback" not in out, out
+    errors = [ln for ln in out.splitlines() if ln.startswith("jazzd run: error: ")]
+    assert len(errors) == 1, out
+    after = out.splitlines()[out.splitlines().index(errors[0]) + 1:]
+    assert not [ln for ln in after if ln.strip()], f"more after the error line:\n{out}"
+    for word in must:
+        assert word in errors[0], f"{word!r} not in {errors[0]!r}"
+    return errors[0]
+
+
+@pytest.mark.jack
+@pytest.mark.parametrize("how", list(MODEL_DAMAGE))
+def test_broken_model_gives_one_clear_line_and_status_66(how, tmp_path, run_daemon,
+                                                          jack_server):
+    model = tmp_path / "model"
+    shutil.copytree(DEFAULT_DIR, model)
+    _damage(model, how)
+    name = unique("jz")
+    cfg = write_config(tmp_path / "c.yaml",
+                       midi={"backend": "jack", "input": f"virtual:{name}-in",
+                             "output": f"virtual:{name}-out"},
+                       improviser={"model": str(model)})
+    d = run_daemon(cfg)
+    rc = d.wait(20)
+    filename, word = MODEL_DAMAGE[how]
+    line = assert_one_line_error(d.output(), EX_NOINPUT, rc, [str(model), filename, word])
+    print(line)
+
+
+# -- unreadable configs (no JACK needed: the config is read first) -------------------------
+
+def test_config_that_is_a_directory(tmp_path, run_daemon):
+    d = run_daemon(tmp_path)
+    rc = d.wait(20)
+    assert_one_line_error(d.output(), EX_CONFIG, rc,
+                          [str(tmp_path), "cannot read config file", "Is a directory"])
+
+
+def test_config_that_is_not_utf8(tmp_path, run_daemon):
+    cfg = tmp_path / "latin1.yaml"
+    cfg.write_bytes("tempo:\n  bpm: 120  # caf\xe9\n".encode("latin-1"))
+    d = run_daemon(cfg)
+    rc = d.wait(20)
+    assert_one_line_error(d.output(), EX_CONFIG, rc, [str(cfg), "utf-8"])
+
+
+def test_config_that_is_not_yaml(tmp_path, run_daemon):
+    cfg = tmp_path / "broken.yaml"
+    cfg.write_text("midi: {backend: jack, input: [unclosed\n")
+    d = run_daemon(cfg)
+    rc = d.wait(20)
+    assert_one_line_error(d.output(), EX_CONFIG, rc, [str(cfg), "YAML"])
+
+
+def test_config_without_read_permission(tmp_path):
+    """chmod 000 (as root: and without the capability that ignores it)."""
+    cfg = tmp_path / "secret.yaml"
+    cfg.write_text("tempo: {bpm: 100}\n")
+    cfg.chmod(0o000)
+    r = subprocess.run([sys.executable, "-m", "daemon", "run", "--config", str(cfg)],
+                       cwd=REPO, capture_output=True, text=True, timeout=30,
+                       preexec_fn=without_dac_override())
+    assert_one_line_error(r.stdout + r.stderr, EX_CONFIG, r.returncode,
+                          [str(cfg), "Permission denied"])
+
+
+# -- a full disk for logs ----------------------------------------------------------------------
+
+@pytest.mark.jack
+def test_logs_to_a_full_disk_keep_playing(tmp_path, jack_server, steady_model):
+    name = unique("jz")
+    cfg = write_config(tmp_path / "c.yaml",
+                       midi={"backend": "jack", "input": f"virtual:{name}-in",
+                             "output": f"virtual:{name}-out"},
+                       tempo={"bpm": 120, "swing": 0.5}, logging={"level": "debug"},
+                       improviser={"seed": 3, "model": steady_model})
+    with open("/dev/full", "w") as full:
+        proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(cfg)],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=full, text=True)
+    kb = rec = None
+    try:
+        kb = Keyboard(unique("kb"), connect_to=f"{name}-in:in")      # these wait for the
+        rec = Recorder(unique("ear"), connect_to=f"{name}-out:out")  # ports (5 s)
+        kb.chord(DM7)
+        t0 = time.monotonic()
+        assert wait_notes(rec, 2, 5.0, since=t0), "no notes with stderr on /dev/full"
+        for _ in range(200):                         # warnings to write, too
+            kb.send(0x3C, 0x40)
+        proc.send_signal(signal.SIGHUP)              # and a reload's log lines
+        time.sleep(2.5)
+        assert proc.poll() is None, "died with its log on a full disk"
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(10)
+        time.sleep(0.05)
+        stdout = proc.stdout.read()
+        assert rc == 0, stdout
+        events = rec.snapshot()
+        notes = assert_balanced(events)
+        assert_monophonic(notes)
+        on = onsets(events, since=t0)
+        assert len(on) >= 8, on
+        assert_on_grid(on, EIGHTH)
+        assert events[-1][1] == (0xB0, 123, 0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for p in (kb, rec):
+            if p is not None:
+                p.close()

@@ -1,0 +1,129 @@
+"""Soak: the live daemon over a looping chord chart, driven by external MIDI clock.
+
+`pytest -m soak` (excluded by default). It runs for JAZZD_SOAK_SECONDS (default 120,
+the CI length; an hour locally: JAZZD_SOAK_SECONDS=3600) and asserts:
+
+- memory: RSS (VmRSS of /proc/PID/status) grows by at most 5 MB after the warm-up;
+- no drift: the onsets' error against the master's (swung) grid in the last minute is
+  the same as in the first, within 2 ms, and every onset is on the grid (live.GRID_TOL);
+- notes balanced: every note-on has its note-off, and the exit is clean.
+"""
+
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grammar.chart import parse_chart
+from grammar.pitch import pcs_of
+from live import (ClockMaster, assert_balanced, assert_clean_exit_log,  # noqa: F401
+                  assert_errors_small, assert_monophonic, live, onsets, rss_kb, steady_model)
+
+pytestmark = [pytest.mark.soak, pytest.mark.jack]
+
+CHART = Path(__file__).parent / "charts" / "rhythm_bb.txt"
+SWING = 0.6
+BPM = 120
+RSS_GROWTH_KB = 5 * 1024
+DRIFT_TOL = 0.002          # s: the median error of the last minute vs the first
+
+
+def soak_seconds():
+    return float(os.environ.get("JAZZD_SOAK_SECONDS", "120"))
+
+
+def voicing(chord):
+    """Root in the bass, the chord tones above it: what a left hand would hold."""
+    return [36 + chord.root] + sorted(48 + pc for pc in pcs_of(chord.tones))
+
+
+class ChartPlayer:
+    """Plays the chart's chords on the master's ticks (2 MIDI ticks per grammar tick)."""
+
+    def __init__(self, kb, chart):
+        self.kb = kb
+        self.loop = len(chart.bars) * chart.bar_ticks * 2
+        self.changes = {}
+        for i, bar in enumerate(chart.bars):
+            for tick, chord in bar:
+                self.changes[(i * chart.bar_ticks + tick) * 2] = voicing(chord)
+        self.held = set()
+        self.count = 0
+
+    def on_tick(self, position):
+        notes = self.changes.get(position % self.loop)
+        if notes is None:
+            return
+        new = set(notes)
+        for n in sorted(self.held - new):
+            self.kb.send(0x80, n, 0)
+        for n in sorted(new - self.held):
+            self.kb.send(0x90, n, 80)
+        self.held = new
+        self.count += 1
+
+
+def test_soak(live):
+    seconds = soak_seconds()
+    window = min(60.0, seconds / 2)          # "the first minute" and "the last minute"
+    warmup = min(30.0, seconds / 4)
+    chart = parse_chart("\n".join(line for line in CHART.read_text().splitlines()
+                                   if not line.lstrip().startswith("#")))
+    s = live(steady=False, tempo={"source": "clock", "bpm": BPM, "swing": SWING})
+    player = ChartPlayer(s.kb, chart)
+    master = ClockMaster(s.kb, bpm=BPM, on_tick=player.on_tick)
+    rss = []                                  # (time, kB)
+    halt = threading.Event()
+
+    def sample():
+        while not halt.is_set():
+            rss.append((time.monotonic(), rss_kb(s.pid)))
+            halt.wait(2.0)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    t0 = time.monotonic()
+    master.start()
+    sampler.start()
+    while time.monotonic() < t0 + seconds:
+        time.sleep(1.0)
+        assert s.alive(), "the daemon died:\n" + s.daemon.output()[-3000:]
+    halt.set()
+    sampler.join()
+    master.finish()
+    t_end = master.stopped_at
+    time.sleep(0.3)
+    rc = s.stop()
+    out = s.daemon.output()
+    assert rc == 0, out[-3000:]
+    assert_clean_exit_log(out)
+    events = s.rec.snapshot()
+    notes = assert_balanced(events)
+    assert_monophonic(notes)
+    assert player.count > seconds / 2      # the chart did change under it
+
+    # memory
+    warm = [kb for t, kb in rss if t >= t0 + warmup]
+    assert len(warm) >= 2, rss
+    growth = max(warm) - warm[0]
+    print(f"soak {seconds:.0f} s: RSS {warm[0]} kB after warm-up, max {max(warm)} kB, "
+          f"growth {growth} kB")
+    assert growth <= RSS_GROWTH_KB, f"RSS grew {growth} kB after warm-up: {rss}"
+
+    # timing against the master's grid
+    tl = master.timeline()
+    played = onsets(events, t0, t_end)
+    errs = [(t, tl.swung_grid_error(t, SWING)) for t in played]
+    errs = [(t, e) for t, e in errs if e is not None]
+    first = [e for t, e in errs if t < t0 + window]
+    last = [e for t, e in errs if t >= t_end - window]
+    assert len(first) >= 20 and len(last) >= 20, (len(first), len(last))
+    m_first, m_last = statistics.median(first), statistics.median(last)
+    print(f"soak onsets: {len(errs)}, median error first {window:.0f} s "
+          f"{m_first * 1e3:+.2f} ms, last {window:.0f} s {m_last * 1e3:+.2f} ms")
+    assert abs(m_last - m_first) <= DRIFT_TOL, (
+        f"drift: the median onset error went from {m_first * 1e3:+.2f} ms to "
+        f"{m_last * 1e3:+.2f} ms")
+    assert_errors_small([e for _, e in errs], "onsets vs the master's swung grid")
