@@ -9,6 +9,7 @@ Every problem raises `ModelError` naming the path and what is wrong with it.
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +124,7 @@ def load_model(name_or_path="default"):
     try:
         with np.load(wpath, allow_pickle=False) as z:
             weights = {k: np.ascontiguousarray(z[k], dtype=np.float32) for k in z.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as e:
         raise ModelError(f"{wpath} is corrupt or truncated ({type(e).__name__}: {e})") \
             from None
 
