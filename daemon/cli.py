@@ -58,8 +58,9 @@ def _add_train(sub):
     p.add_argument("--range", dest="offset_range", default=None, metavar="START:END",
                    help="MIDI: quarter-note offset range to use")
     p.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--units", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=100,
+                   help="at most this many epochs (early stopping ends sooner)")
+    p.add_argument("--units", type=int, default=128, help="LSTM units")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--jobs", type=int, default=None, help="corpus extraction processes")
     p.add_argument("--variant", choices=["both", "plain", "conditioned"], default="both",
@@ -68,9 +69,11 @@ def _add_train(sub):
                    choices=["lower-onset", "lower-hold", "all-beat", "all-onset"],
                    help="how chords are taken from the accompanying parts "
                         "(default: lower-hold; see docs/MODEL.md)")
-    p.add_argument("--embed", type=int, default=None, help="embedding width (default 32)")
+    p.add_argument("--embed", type=int, default=None, help="embedding width (default 64)")
     p.add_argument("--window", type=int, default=None,
                    help="training window in values (default 32)")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="dropout while training, 0-0.9 (default 0.3)")
     p.add_argument("--min-count", type=int, default=None,
                    help="values seen fewer times map to the nearest frequent one (default 3)")
     p.add_argument("--quiet", action="store_true")
