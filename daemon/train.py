@@ -521,7 +521,7 @@ def main(args):
         raise UserError(str(e), status=EX_USAGE) from None
     if not paths:
         raise UserError(f"corpus {args.corpus!r}: no MusicXML, ABC or MIDI files found")
-    log(f"extracting {len(paths)} pieces from {spec.describe()} "
+    log(f"extracting {len(paths)} file(s) from {spec.describe()} "
         f"({args.jobs or 'auto'} jobs)")
     t0 = time.perf_counter()
     pieces, skipped = [], []
