@@ -14,6 +14,7 @@ import io
 import json
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -25,7 +26,8 @@ from conftest import REPO, Keyboard, Recorder, unique, write_config
 from daemon.errors import EX_CONFIG, EX_NOINPUT
 from daemon.model import DEFAULT_DIR
 from live import (DM7, ClockMaster, assert_balanced, assert_clean_exit_log,  # noqa: F401
-                  assert_monophonic, assert_on_grid, assert_on_master_grid, live, onsets,
+                  assert_monophonic, assert_on_grid, assert_on_master_grid, live,
+                  master_grid_errors, onsets,
                   steady_model, still_sounding, wait_notes, without_dac_override)
 
 EIGHTH = 0.25
@@ -99,6 +101,15 @@ def test_sigstop_sigcont_resyncs_to_the_clock_without_a_burst(live):
     assert_on_master_grid(master, before, "before SIGSTOP")
     after = onsets(events, t_cont + 0.5, master.stopped_at)
     assert len(after) >= 4, f"only {len(after)} notes after SIGCONT"
+    # Back on the master's ticks and in its tempo ...
+    assert_on_master_grid(master, after, "after SIGCONT, ticks", division=24)
+    assert_on_grid(after, EIGHTH, "after SIGCONT")
+    # ... and on its beat: the ticks that went by while it was frozen count.
+    errs = master_grid_errors(master, after)
+    off = statistics.median(errs) / (60.0 / 120 / 24)
+    assert abs(off) < 0.5, (
+        f"after SIGCONT the beat is {off:+.1f} MIDI clock ticks off the master's: the "
+        f"~54 ticks that went by while it was frozen were not counted in")
     assert_on_master_grid(master, after, "after SIGCONT")
 
 

@@ -10,6 +10,7 @@ the CI length; an hour locally: JAZZD_SOAK_SECONDS=3600) and asserts:
 """
 
 import os
+import re
 import statistics
 import threading
 import time
@@ -100,6 +101,10 @@ def test_soak(live):
     assert rc == 0, out[-3000:]
     assert_clean_exit_log(out)
     events = s.rec.snapshot()
+    heard = sum(1 for _, m in events if len(m) == 3 and m[0] & 0xF0 == 0x90 and m[2])
+    played = re.search(r"stopped: (\d+) notes played", out)
+    print(f"soak: the daemon played {played and played.group(1)} notes, the ear heard "
+          f"{heard}")
     notes = assert_balanced(events)
     assert_monophonic(notes)
     assert player.count > seconds / 2      # the chart did change under it
