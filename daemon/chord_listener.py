@@ -48,13 +48,14 @@ class ChordListener:
 
     # -- events (dispatcher thread; channels are 0-based) -----------------------------
 
-    def _counts(self, ch, note):
+    def counts(self, ch, note):
+        """Does this note (0-based channel) take part in the harmony?"""
         return ch in self.channels and (self.split is None or note < self.split)
 
     def note_on(self, t, ch, note, velocity):
         if velocity == 0:
             return self.note_off(t, ch, note)
-        if not self._counts(ch, note):
+        if not self.counts(ch, note):
             return False
         self._down[ch].add(note)
         self._held[ch].discard(note)
@@ -62,7 +63,7 @@ class ChordListener:
         return True
 
     def note_off(self, t, ch, note):
-        if not self._counts(ch, note) or note not in self._down[ch]:
+        if not self.counts(ch, note) or note not in self._down[ch]:
             return False        # a note-off without its note-on: nothing to do
         self._down[ch].discard(note)
         if self._pedal[ch]:

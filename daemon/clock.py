@@ -77,7 +77,7 @@ class MidiClock:
     BETA = ALPHA * ALPHA / (2 - ALPHA)  # period correction: critically damped
     RESYNC = 0.4                        # |error| > this share of a period: an outlier
     OUTLIERS = 3                        # this many outliers in a row: jump to the tick
-    MAX_LOST = 4                        # at most this many ticks repaired at once
+    MAX_LOST = 32 * PPQN                # at most this many ticks counted in at once
     LOST_GAP = 3                        # ... and not again within this many ticks
 
     def __init__(self, fallback_bpm=120.0):
@@ -133,8 +133,9 @@ class MidiClock:
             k = round(err / p)
             if 1 <= k <= self.MAX_LOST and abs(err - k * p) <= limit:
                 # A whole number of periods late, out of the blue: ticks were lost on
-                # the way (an overloaded JACK cycle drops MIDI). Count them in, or the
-                # beat would slip by a tick for good.
+                # the way (an overloaded JACK cycle drops MIDI), or we were not running
+                # (SIGSTOP, a stalled machine). A master keeps ticking until it sends
+                # a stop, so count them in, or the beat would slip for good.
                 n += k
                 pred += k * p
                 err -= k * p

@@ -14,6 +14,7 @@ Shutdown on SIGTERM/SIGINT (exit 0), on a crash in any thread (exit 70): note-of
 every sounding note, then CC123 on the output channel.
 """
 
+import faulthandler
 import logging
 import queue
 import signal
@@ -62,7 +63,9 @@ class Dispatcher(threading.Thread):
         self.d = daemon
         self.queue = daemon.queue
         self._halt = threading.Event()
-        self.bad = logs.RateLimiter(logging.getLogger("jazzd.midi"))
+        midi_log = logging.getLogger("jazzd.midi")
+        self.bad = logs.RateLimiter(midi_log)                      # malformed: a warning
+        self.odd = logs.RateLimiter(midi_log, level=logging.INFO)  # legal, but not for us
         self.messages = 0
         self.on_error = None
 
@@ -127,8 +130,12 @@ class Dispatcher(threading.Thread):
             return
         d = self.d
         if st >= 0xF0:
-            if st == 0xFE or st == 0xF0:
-                return                         # active sensing, sysex: not for us
+            if st == 0xF0:
+                self.odd.warn("sysex", "ignoring sysex messages (this one %d bytes): "
+                              "jazzd has no use for them", n)
+                return
+            if st == 0xFE:
+                return                         # active sensing: nothing to do
             clock = d.clock
             if clock.source != "clock":
                 return
@@ -151,9 +158,14 @@ class Dispatcher(threading.Thread):
         ch = st & 0x0F
         listener = d.listener
         if kind == 0x90 and n == 3:
-            listener.note_on(t, ch, data[1], data[2])
+            if not listener.note_on(t, ch, data[1], data[2]) and data[2] == 0 \
+                    and listener.counts(ch, data[1]):
+                self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
+                              "(channel %d, note %d)", ch + 1, data[1])
         elif kind == 0x80 and n == 3:
-            listener.note_off(t, ch, data[1])
+            if not listener.note_off(t, ch, data[1]) and listener.counts(ch, data[1]):
+                self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
+                              "(channel %d, note %d)", ch + 1, data[1])
         elif kind == 0xB0 and n == 3:
             cc, value = data[1], data[2]
             if cc == 64:
@@ -301,7 +313,6 @@ class Daemon:
             if now >= next_status:
                 next_status = now + STATUS_INTERVAL
                 self.notifier.status(self.status_text())
-                self.dispatcher.bad.flush(due_only=True)
 
     def watch_ports(self):
         """Device loss: log, silence, keep the clock, reconnect when it is back."""
@@ -347,51 +358,73 @@ class Daemon:
         self.notifier.ready(self.status_text())
 
     def apply(self, new):
+        """Switch to a validated config. What can fail (new ports, a new model) is done
+        first, so a failure leaves everything as it was."""
         old = self.cfg
         om, nm = old["midi"], new["midi"]
+        ot, nt = old["tempo"], new["tempo"]
+        oi, ni = old["improviser"], new["improviser"]
+        ports = None
         if (om["backend"], om["input"], om["output"]) != \
                 (nm["backend"], nm["input"], nm["output"]):
-            inp, out = open_ports(nm)   # may raise: then nothing changed
+            ports = open_ports(nm)
+        perf = None
+        if (oi["model"], oi["seed"], ot["beats_per_bar"]) != \
+                (ni["model"], ni["seed"], nt["beats_per_bar"]):
+            try:
+                from daemon.performer import load_performer
+                perf = load_performer(new)
+            except BaseException:
+                for port in ports or ():
+                    port.close()
+                raise
+
+        if ports is not None:
             self.scheduler.silence()
-            old_inp, old_out = self.inp, self.out
-            self.inp, self.out = inp, out
-            self.scheduler._send = out.send
+            old_ports = (self.inp, self.out)
+            self.inp, self.out = ports
+            self.scheduler._send = self.out.send
             self.scheduler.all_notes_off()
-            self.output_ok = True
-            old_inp.close()
-            old_out.close()
-            log.info("MIDI ports now: input %s, output %s", inp.port_name, out.port_name)
+            self.output_ok = self.out.connected
+            for port in old_ports:
+                port.close()
+            log.info("MIDI ports now: input %s, output %s", self.inp.port_name,
+                     self.out.port_name)
         if nm["output_channel"] != om["output_channel"]:
             self.scheduler.silence()
             self.scheduler.channel = nm["output_channel"] - 1
-        ot, nt = old["tempo"], new["tempo"]
         if nt["source"] != ot["source"]:
             self.scheduler.silence()
             self.clock = make_clock(nt)
         elif nt["source"] == "internal" and nt["bpm"] != ot["bpm"]:
-            self.clock.set_bpm(nt["bpm"])
-        oi, ni = old["improviser"], new["improviser"]
-        if (oi["model"], oi["seed"]) != (ni["model"], ni["seed"]) \
-                or old["style"] != new["style"] or nt["beats_per_bar"] != ot["beats_per_bar"] \
-                or {k: v for k, v in oi.items() if k not in ("temperature",)} != \
-                {k: v for k, v in ni.items() if k not in ("temperature",)}:
-            from daemon.performer import load_performer
-            perf = load_performer(new)      # may raise ModelError: then nothing changed
+            self.clock.set_bpm(nt["bpm"])      # the beat goes on at the new tempo
+        if perf is not None:
             perf.enabled = self.performer.enabled
             self._swap_performer(perf)
-        elif ni["temperature"] != oi["temperature"]:
-            self.performer.temperature = ni["temperature"]
+        else:
+            self._retune_performer(new)
         self.queue.put((time.monotonic(), (_CONFIGURE, nm)))
-        logging.getLogger(logs.LOGGER_NAME).setLevel(
-            logs.LEVELS[new["logging"]["level"]])
+        logging.getLogger(logs.LOGGER_NAME).setLevel(logs.LEVELS[new["logging"]["level"]])
         self.cfg = new
 
+    def _retune_performer(self, new):
+        """Style and register changes keep the performer, and so the LSTM's state."""
+        perf, imp = self.performer, new["improviser"]
+        perf.temperature = float(imp["temperature"])
+        perf.low, perf.high = imp["lowest_note"], imp["highest_note"]
+        perf.max_repeats = imp["max_repeats"]
+        perf.resolve_on_change = imp["resolve_on_change"]
+        perf.velocity_low, perf.velocity_high = imp["velocity_low"], imp["velocity_high"]
+        if new["style"] != self.cfg["style"]:
+            from daemon.style import Style
+            perf.style = Style(perf.values, new["style"], perf.beats_per_bar)
+
     def _swap_performer(self, perf):
-        """A new model or style: a new Performer (its LSTM state starts fresh)."""
+        """A new model, seed or metre: a new Performer (its LSTM state starts fresh)."""
         self.scheduler.silence()
         self.improviser.performer = perf
         self.performer = perf
-        log.info("improviser settings changed: new performer (seed %s)", perf.seed)
+        log.info("new model, seed or metre: a new performer (seed %s)", perf.seed)
 
     # -- stop ------------------------------------------------------------------------
 
@@ -400,6 +433,9 @@ class Daemon:
         for th in (self.improviser, self.dispatcher):
             if th is not None:
                 th.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.bad.flush()         # counts still held back by the limiter
+            self.dispatcher.odd.flush()
         if self.scheduler is not None:
             n = self.scheduler.sounding()
             self.scheduler.stop()
@@ -416,6 +452,7 @@ class Daemon:
 
 
 def main(args):
+    faulthandler.enable()            # a fatal signal in a C extension leaves a traceback
     cfg, path = config_mod.load_or_default(args.config)
     logs.setup(cfg["logging"]["level"])
     sys.setswitchinterval(SWITCH_INTERVAL)

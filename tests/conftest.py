@@ -242,7 +242,7 @@ class DaemonProc:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "daemon", "run", "--config", str(config_path),
              *extra_args],
-            cwd=REPO, env=dict(os.environ, **(env or {})),
+            cwd=REPO, env=dict(os.environ, PYTHONFAULTHANDLER="1", **(env or {})),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -163,3 +163,15 @@ def test_midi_clock_a_late_tick_is_not_a_lost_tick():
         c.on_tick(t)
     assert c.lost_ticks == 0
     assert c.beat_at(1.0 + 59 * p) == pytest.approx(59 / PPQN, abs=1e-3)
+
+
+def test_midi_clock_counts_in_the_ticks_of_a_freeze():
+    # The daemon was stopped (SIGSTOP) for 54 ticks: when the ticks come back the beat
+    # is where the master's is, not 54 ticks behind.
+    c = MidiClock(120)
+    c.on_start(0.0)
+    p = 60.0 / 120 / PPQN
+    for i in list(range(40)) + list(range(94, 120)):
+        c.on_tick(1.0 + i * p)
+    assert c.lost_ticks == 54
+    assert c.beat_at(1.0 + 119 * p) == pytest.approx(119 / PPQN, abs=1e-3)

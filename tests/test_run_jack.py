@@ -114,7 +114,7 @@ def grid_misfit(onsets, spb, swing):
 def assert_no_hanging(events):
     notes = pair_notes(events)
     hanging = [n for n in notes if n[1] is None]
-    assert not hanging, f"notes without note-off: {hanging}"
+    assert not hanging, f"notes without note-off: {hanging}; the last messages: {events[-6:]}"
     return notes
 
 
@@ -133,7 +133,7 @@ def fits(pitch, symbol):
 def test_plays_in_tempo_on_the_swung_grid_then_falls_silent(session):
     s = session(tempo={"bpm": 120, "swing": 0.6}, midi={"hold_beats": 2})
     s.kb.chord(DM7)
-    time.sleep(3.0)
+    time.sleep(4.0)
     s.kb.release(DM7)
     t_release = time.monotonic()
     time.sleep(2.0)                           # hold_beats 2 = 1 s, then silence
@@ -142,7 +142,7 @@ def test_plays_in_tempo_on_the_swung_grid_then_falls_silent(session):
     events = s.rec.snapshot()
     notes = assert_no_hanging(events)
     onsets = [n[0] for n in notes]
-    assert len(onsets) >= 4, s.daemon.output()
+    assert len(onsets) >= 5, s.daemon.output()
     assert grid_misfit(onsets, 0.5, 0.6) < 0.004, onsets
     assert grid_misfit(onsets, 0.5 * 0.87, 0.6) > 0.004         # the check can fail
     assert_monophonic(notes)
@@ -255,6 +255,7 @@ def test_sighup_changes_the_tempo_and_a_broken_config_keeps_playing(session):
     t1 = time.monotonic()
     text = s.config.read_text().replace("bpm: 100", "bpm: 150")
     assert "bpm: 150" in text
+    text = text.replace("improviser:\n", "improviser:\n  velocity_low: 30\n  velocity_high: 40\n")
     s.config.write_text(text)
     s.daemon.signal(signal.SIGHUP)
     assert s.daemon.wait_line("reloaded", 3.0)
@@ -276,6 +277,8 @@ def test_sighup_changes_the_tempo_and_a_broken_config_keeps_playing(session):
         assert len(ioi) >= 4, (a, b, notes)
         return ioi[len(ioi) // 2]
 
+    assert all(30 <= n[3] <= 40 for n in notes if n[0] > t1 + 0.3)     # retuned live
+    assert any(n[3] > 40 for n in notes if n[0] < t1)
     assert eighth(0, t1) == pytest.approx(0.3, abs=0.006)             # 100 bpm
     assert eighth(t1 + 0.3, t2) == pytest.approx(0.2, abs=0.006)      # 150 bpm
     assert eighth(t2 + 0.3, 1e18) == pytest.approx(0.2, abs=0.006)    # still playing
@@ -338,7 +341,7 @@ def test_garbage_input_keeps_time_and_logs_once_per_kind(session):
     import random
     rng = random.Random(3)
     sent = 0
-    while time.monotonic() < t0 + 1.5:            # ~ several thousand messages a second
+    while time.monotonic() < t0 + 2.5:            # ~ several thousand messages a second
         for _ in range(50):
             m = junk[rng.randrange(len(junk))] if rng.random() < 0.7 else \
                 [rng.randrange(256) for _ in range(rng.randrange(1, 4))]
@@ -346,15 +349,15 @@ def test_garbage_input_keeps_time_and_logs_once_per_kind(session):
             sent += 1
         time.sleep(0.005)
     time.sleep(0.3)
-    assert s.daemon.proc.poll() is None
+    assert s.daemon.proc.poll() is None, s.daemon.output()
     assert s.stop() == 0
     notes = assert_no_hanging(s.rec.snapshot())
     onsets = [n[0] for n in notes]
-    assert len(onsets) >= 4
+    assert len(onsets) >= 4, s.daemon.output()
     assert grid_misfit(onsets, 0.5, 0.6) < 0.006, onsets
     out = s.daemon.output()
     assert "Traceback" not in out
-    assert out.count("malformed MIDI") <= 3, out[-2000:]    # rate-limited, not per message
+    assert out.count("malformed MIDI") <= 2.5 + 2, out[-2000:]   # rate-limited: ~1 line a second
     assert sent > 2000
 
 
