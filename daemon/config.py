@@ -102,6 +102,15 @@ def _weights(keys):
     return check, f"a mapping from {', '.join(keys)} to weights from 0 to 100"
 
 
+def _auto_or_number(lo, hi):
+    check_number, allowed = _number(lo, hi)
+
+    def check(v):
+        return "auto" if v == "auto" else check_number(v)
+
+    return check, "'auto' or " + allowed
+
+
 def _cc(nullable=True):
     return _number(0, 127, integer=True, nullable=nullable)
 
@@ -127,6 +136,7 @@ SCHEMA = {
         "reconnect_interval_s": S(1.0, _number(0.1, 60)),
         "wait_for_ports": S(False, _choice(True, False)),
         "realtime_priority": S(20, _number(0, 98, integer=True)),
+        "latency_compensation_ms": S("auto", _auto_or_number(0, 50)),
     },
     "tempo": {
         "source": S("internal", _choice("internal", "clock")),
@@ -147,6 +157,7 @@ SCHEMA = {
         "gate": S(0.9, _number(0.1, 1.0)),
         "max_repeats": S(2, _number(1, 16, integer=True)),
         "resolve_on_change": S(True, _choice(True, False)),
+        "anticipate_changes": S(True, _choice(True, False)),
     },
     # Tuned so the shipped model lands inside DESIGN.md's musical bars (docs/MUSIC.md).
     "style": {

@@ -7,8 +7,9 @@ positions follow the clock (with external MIDI clock: the master's bars). The th
    (one LSTM step, state carried forever) per value, with the chord sounding now as the
    best guess of the chord at that onset;
 2. at each onset − `realize_ahead_ms`, asks `Performer.realize` for the pitch against
-   the chord sounding *then* (late binding), and schedules note-on at the (swung)
-   onset and note-off at onset + gate × the note's (swung) length.
+   the chord sounding *then* (late binding), or the chord the learned form says
+   arrives on this very onset (`anticipate_changes`), and schedules note-on at the
+   (swung) onset and note-off at onset + gate × the note's (swung) length.
 
 Deadlines are recomputed from the clock at binding time, so a tempo change (SIGHUP,
 or an external clock speeding up) applies to every note not yet bound.
@@ -56,6 +57,8 @@ class Improviser(threading.Thread):
         self._gen = None
         self._epoch = None
         self.dropped_late = 0
+        self.anticipated = 0
+        self.latency = 0.0                  # s: play this much early (midi_io latency)
         self.phrases = 0
         self.on_error = None
 
@@ -105,6 +108,7 @@ class Improviser(threading.Thread):
         swing = tempo["swing"]
         bar = tempo["beats_per_bar"] * TPQ
         ahead = imp["realize_ahead_ms"] / 1000.0
+        early = self.latency
 
         # 1. plan values up to plan_ahead_beats ahead
         horizon = (clock.beat_at(now) + imp["plan_ahead_beats"]) * TPQ
@@ -117,7 +121,7 @@ class Improviser(threading.Thread):
         # 2. bind and schedule the values whose onsets are within `ahead`
         while self.plan:
             tick, value = self.plan[0]
-            onset = clock.time_of(swung_beats(tick, swing))
+            onset = clock.time_of(swung_beats(tick, swing)) - early
             if onset - ahead > now:
                 return min(onset - ahead - now, MAX_WAIT)
             self.plan.popleft()
@@ -128,10 +132,17 @@ class Improviser(threading.Thread):
             if not chord:
                 self._end_phrase()            # the chord has gone: end of phrase
                 return MAX_WAIT
+            if imp["anticipate_changes"]:
+                ahead_chord = self.listener.anticipate(swung_beats(tick, swing), chord)
+                if ahead_chord is not None:
+                    chord = ahead_chord       # the form says it changes right here
+                    self.anticipated += 1
+                    log.debug("anticipating %s at beat %.2f", chord.symbol,
+                              swung_beats(tick, swing))
             pitch = perf.realize(value, chord, tick % bar)
             if pitch is None:
                 continue                      # a rest
-            end = clock.time_of(swung_beats(tick + value.ticks, swing))
+            end = clock.time_of(swung_beats(tick + value.ticks, swing)) - early
             off = onset + imp["gate"] * (end - onset)
             velocity = perf.velocity(tick % bar)
             scheduler.note(onset, off, pitch, velocity, self._epoch)

@@ -86,6 +86,38 @@ def _client(kind, backend, name):
         raise MidiSystemError(f"MIDI backend {backend}: {msg} ({e})") from None
 
 
+def jack_period():
+    """The JACK server's period in seconds (buffer size / sample rate), or None.
+
+    JACK MIDI goes out at the start of the next period and comes in stamped at the
+    start of the period after it arrived, so one period is the typical round trip a
+    note on the clock's grid is late by; `midi.latency_compensation_ms: auto` plays
+    that much early. Asked through libjack with ctypes: rtmidi does not tell.
+    """
+    import ctypes
+    import ctypes.util
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
+        lib.jack_client_open.restype = ctypes.c_void_p
+        lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int,
+                                         ctypes.POINTER(ctypes.c_int)]
+        for f in (lib.jack_get_buffer_size, lib.jack_get_sample_rate,
+                  lib.jack_client_close):
+            f.argtypes = [ctypes.c_void_p]
+        status = ctypes.c_int(0)
+        with _QuietStderr():
+            client = lib.jack_client_open(b"jazzd-probe", 0x01, ctypes.byref(status))
+        if not client:
+            return None
+        try:
+            frames, rate = lib.jack_get_buffer_size(client), lib.jack_get_sample_rate(client)
+        finally:
+            lib.jack_client_close(client)
+        return frames / rate if frames > 0 and rate > 0 else None
+    except (OSError, AttributeError):
+        return None
+
+
 def list_ports(backend):
     """(input port names, output port names) that the backend can see right now."""
     mi = _client("in", backend, "jazzd-ports")

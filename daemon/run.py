@@ -15,6 +15,7 @@ every sounding note, then CC123 on the output channel.
 """
 
 import faulthandler
+import gc
 import logging
 import queue
 import signal
@@ -24,11 +25,11 @@ import time
 
 from daemon import config as config_mod
 from daemon import logs
-from daemon.chord_listener import ChordListener
+from daemon.chord_listener import ChordListener, FormMemory
 from daemon.clock import make_clock
 from daemon.errors import EX_SOFTWARE, UserError
 from daemon.improviser import Improviser
-from daemon.midi_io import open_ports
+from daemon.midi_io import jack_period, open_ports
 from daemon.notify import Notifier
 from daemon.scheduler import Scheduler, try_realtime
 
@@ -220,7 +221,9 @@ class Daemon:
         self.inp = self.out = None
         self.output_ok = False
         self.clock = make_clock(cfg["tempo"])
-        self.listener = ChordListener(cfg["midi"], lambda: self.clock.seconds_per_beat())
+        self.listener = ChordListener(cfg["midi"], lambda: self.clock.seconds_per_beat(),
+                                      beat_at=lambda t: self.clock.beat_at(t),
+                                      beats_per_bar=cfg["tempo"]["beats_per_bar"])
         self.performer = None
         self.scheduler = self.improviser = self.dispatcher = None
 
@@ -248,7 +251,12 @@ class Daemon:
         self.improviser = Improviser(self.performer, lambda: self.clock, lambda: self.cfg,
                                      self.listener, self.scheduler,
                                      can_play=lambda: self.output_ok, realtime_priority=rt)
+        self.improviser.latency = self.latency_compensation(midi)
         self.dispatcher = Dispatcher(self)
+        # Everything loaded so far lives as long as the process: keep it out of the
+        # garbage collector's full passes (a few ms each, holding the GIL).
+        gc.collect()
+        gc.freeze()
         for th in (self.scheduler, self.improviser, self.dispatcher):
             th.on_error = self._crashed
             th.start()
@@ -266,6 +274,20 @@ class Daemon:
                          "priority (allow it with LimitRTPRIO=%d in the systemd unit, or "
                          "an rtprio limit for this user)", rt)
         self.notifier.ready(self.status_text())
+
+    def latency_compensation(self, midi):
+        """Seconds to play early: the configured figure, or for "auto" one JACK period."""
+        value = midi["latency_compensation_ms"]
+        if value != "auto":
+            return value / 1000.0
+        if midi["backend"] != "jack":
+            return 0.0
+        period = jack_period()
+        if period is None:
+            log.warning("cannot read the JACK period; no latency compensation")
+            return 0.0
+        log.info("latency compensation: %.2f ms (one JACK period)", period * 1e3)
+        return period
 
     def _crashed(self, exc):
         self.fatal = (threading.current_thread().name, exc)
@@ -390,9 +412,14 @@ class Daemon:
                 port.close()
             log.info("MIDI ports now: input %s, output %s", self.inp.port_name,
                      self.out.port_name)
+        if (nm["backend"], nm["latency_compensation_ms"]) != \
+                (om["backend"], om["latency_compensation_ms"]):
+            self.improviser.latency = self.latency_compensation(nm)
         if nm["output_channel"] != om["output_channel"]:
             self.scheduler.silence()
             self.scheduler.channel = nm["output_channel"] - 1
+        if nt["beats_per_bar"] != ot["beats_per_bar"]:
+            self.listener.form = FormMemory(nt["beats_per_bar"])
         if nt["source"] != ot["source"]:
             self.scheduler.silence()
             self.clock = make_clock(nt)

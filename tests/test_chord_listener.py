@@ -2,8 +2,8 @@
 
 import pytest
 
-from daemon.chord_listener import ChordListener
-from grammar.chords import NO_CHORD
+from daemon.chord_listener import ChordListener, FormMemory
+from grammar.chords import NO_CHORD, parse_symbol
 
 C7 = [48, 52, 55, 58]
 DM7 = [50, 53, 57, 60]
@@ -141,3 +141,81 @@ def test_configure_applies_new_settings():
     assert lst.chord is NO_CHORD
     play(lst, 1.0, C7, ch=0)
     assert lst.chord.symbol == "C7"
+
+
+# -- the form memory ------------------------------------------------------------------
+
+CHANGES = [("Dm7", 0), ("G7", 4), ("Cmaj7", 8), ("A7", 12)]      # a 4-bar form
+
+
+def play_form(mem, passes, jitter=0.0):
+    for k in range(passes):
+        for i, (sym, beat) in enumerate(CHANGES):
+            mem.record(k * 16 + beat + (jitter if i % 2 else -jitter), parse_symbol(sym))
+
+
+def test_form_memory_finds_a_repeating_form_early_in_its_second_pass():
+    mem = FormMemory(4)
+    play_form(mem, 1)
+    assert mem.form is None                       # heard once: nothing repeats yet
+    mem.record(16, parse_symbol("Dm7"))
+    mem.record(20, parse_symbol("G7"))
+    assert mem.form is None                       # two changes confirmed: not enough
+    mem.record(24.1, parse_symbol("Cmaj7"))        # a little late: still the same place
+    assert mem.form == 16
+
+
+def test_form_memory_predicts_the_change_that_has_not_come_yet():
+    mem = FormMemory(4)
+    play_form(mem, 2, jitter=0.05)                 # ... up to A7 at beat 28
+    cur = parse_symbol("A7")
+    assert mem.predict(32.0, cur).symbol == "Dm7"  # the top of the form, on the beat
+    assert mem.predict(32.4, cur).symbol == "Dm7"  # ... or just after it
+    assert mem.predict(31.5, cur) is None          # before the change: no
+    assert mem.predict(33.0, cur) is None          # too long after: trust the keyboard
+    assert mem.predict(30.0, cur) is None          # no change due here
+    # the chord now is not the one that came before the change last time: no guess
+    assert mem.predict(32.0, parse_symbol("Ebmaj7")) is None
+    mem.record(32.02, parse_symbol("Dm7"))         # it came: nothing left to anticipate
+    assert mem.predict(32.1, parse_symbol("Dm7")) is None
+
+
+def test_form_memory_forgets_when_the_changes_stop_repeating_or_restart():
+    mem = FormMemory(4)
+    play_form(mem, 2)
+    assert mem.form == 16
+    mem.record(33, parse_symbol("F#7"))            # not what came at beat 17 last time
+    assert mem.form is None
+    play_form(mem, 2)                              # a restart from beat 0: a new memory
+    assert mem.form == 16 and mem.beats[0] == 0
+
+
+def test_a_vamp_of_one_bar_and_a_free_sequence():
+    mem = FormMemory(4)
+    for bar in range(4):
+        mem.record(bar * 4, parse_symbol("Dm7"))
+        mem.record(bar * 4 + 2, parse_symbol("G7"))
+    assert mem.form == 4
+    free = FormMemory(4)
+    for i, sym in enumerate(["C", "F", "Bb", "Eb", "Ab", "Db", "Gb", "B", "E", "A"]):
+        free.record(i * 3.0, parse_symbol(sym))
+    assert free.form is None
+
+
+def test_listener_anticipates_only_when_no_change_is_in_progress():
+    lst = ChordListener(midi_cfg(debounce_ms=0), seconds_per_beat=lambda: 0.5,
+                        beat_at=lambda t: t * 2)   # 120 bpm from t = 0
+    voicings = {"Dm7": DM7, "G7": G7, "Cmaj7": [48, 52, 55, 59], "A7": [45, 49, 52, 55]}
+    held = []
+    for k in range(2):
+        for sym, b in CHANGES:
+            t = (k * 16 + b) / 2
+            release(lst, t, held)
+            held = voicings[sym]
+            play(lst, t, held)
+            lst.poll(t)
+    assert lst.form.form == 16
+    assert lst.anticipate(32.0, lst.chord).symbol == "Dm7"
+    release(lst, 15.99, held)                      # the new chord is on its way in
+    play(lst, 15.99, DM7[:2])
+    assert lst.anticipate(32.0, lst.chord) is None

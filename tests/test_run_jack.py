@@ -229,6 +229,49 @@ def test_external_clock_tempo_changes_and_stop(session):
         assert min(ioi) == pytest.approx(spb / 2, abs=0.008)    # eighths at the new tempo
 
 
+def test_a_repeating_form_is_anticipated_on_the_downbeat(session):
+    """A sequencer sends each chord on its bar's first tick, when the note on that beat
+    has already been bound (realize_ahead_ms before it). Once the two-bar form has
+    repeated, the note on each downbeat must fit the chord arriving with it."""
+    s = session(tempo={"source": "clock", "swing": 0.5}, style=EIGHTHS_ONLY,
+                logging={"level": "debug"})
+    form = [(CMAJ7, "Cmaj7"), (FS7, "F#7")]
+    bpm, bars = 200, 8
+    changes = []                               # (send time, symbol) of each bar's chord
+
+    def master():
+        realtime_if_allowed()
+        period = 60.0 / bpm / 24
+        t = time.monotonic() + 0.05
+        held = None
+        s.kb.send(0xFA)
+        for n in range(bars * 4 * 24):
+            while time.monotonic() < t:
+                time.sleep(max(0.0, min(0.0005, t - time.monotonic() - 0.0002)))
+            if n % 96 == 0:                    # the bar's chord, with its first tick
+                chord, symbol = form[n // 96 % 2]
+                if held:
+                    s.kb.release(held)
+                s.kb.chord(chord)
+                held = chord
+                changes.append((time.monotonic(), symbol))
+            s.kb.send(0xF8)
+            t += period
+        s.kb.send(0xFC)
+
+    th = threading.Thread(target=master)
+    th.start()
+    th.join()
+    time.sleep(0.2)
+    assert s.stop() == 0
+    notes = assert_no_hanging(s.rec.snapshot())
+    assert "repeat every 2 bars" in s.daemon.output(), s.daemon.output()
+    for t, symbol in changes[5:]:
+        downbeat = [n for n in notes if t - 0.003 <= n[0] < t + 0.1]
+        assert downbeat, (t, symbol, notes)
+        assert fits(downbeat[0][2], symbol), (symbol, downbeat[0], s.daemon.output()[-3000:])
+
+
 def test_sigterm_in_the_middle_of_a_note_leaves_nothing_hanging(session):
     s = session(improviser={"gate": 1.0})
     s.kb.chord(G7)
