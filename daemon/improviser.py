@@ -71,6 +71,7 @@ class Improviser(threading.Thread):
         try_realtime(self.realtime_priority)
         try:
             while not self._halt.is_set():
+                self.scheduler.keep_quiet()
                 wait = self.step(time.monotonic())
                 if wait > 0:
                     self._halt.wait(wait)

@@ -91,6 +91,7 @@ class Dispatcher(threading.Thread):
         mono = time.monotonic
         sleep = time.sleep
         while not self._halt.is_set():
+            self.d.scheduler.keep_quiet()
             now = mono()
             batch = self.d.inp.drain(now)
             for t, data in batch:
@@ -323,6 +324,7 @@ class Daemon:
         while self.stop_requested is None and self.fatal is None:
             self.wake.wait(0.1)
             self.wake.clear()
+            self.scheduler.keep_quiet()
             if self.stop_requested is not None or self.fatal is not None:
                 break
             if self.reload_requested:

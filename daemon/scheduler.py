@@ -25,6 +25,7 @@ import numpy as np
 log = logging.getLogger("jazzd.scheduler")
 
 ON, OFF = 0, 1
+QUIET_AFTER = 0.0003      # s: how long after a deadline the other threads stay quiet
 CC_ALL_NOTES_OFF = 123
 
 
@@ -69,6 +70,7 @@ class Scheduler(threading.Thread):
         self._sounding = {}               # pitch -> note id
         self._halt = False
         self.epoch = 0                    # bumped by silence(): stale notes are dropped
+        self.quiet_until = 0.0            # other threads: do not run Python before this
         self.notes_played = 0
         self.late_ring = np.zeros(ring_size, dtype=np.float64)
         self._ring_i = 0
@@ -88,6 +90,12 @@ class Scheduler(threading.Thread):
             heapq.heappush(self._heap, (off_time, self._seq, OFF, pitch, 0, nid))
             self._cond.notify()
         return True
+
+    def keep_quiet(self, _mono=time.monotonic, _sleep=time.sleep):
+        """Called by the other threads before they work: wait while a send is near."""
+        wait = self.quiet_until - _mono()
+        if wait > 0:
+            _sleep(wait)
 
     def pending(self):
         with self._cond:
@@ -189,7 +197,11 @@ class Scheduler(threading.Thread):
                 if wait > 0:
                     cond.wait(min(wait, self.idle_wait))
                     continue
-            # Spin, without the lock, to the deadline.
+            # Spin, without the lock, to the deadline. The other threads keep out of
+            # the way meanwhile (quiet_until): the spin holds Python's GIL, and a
+            # thread that takes it from us mid-spin makes the note late by whatever it
+            # then does (measured: 0.3-2 ms).
+            self.quiet_until = deadline + QUIET_AFTER
             while mono() < deadline:
                 pass
             with cond:

@@ -169,3 +169,14 @@ def test_an_exception_in_the_loop_silences_and_reports():
     s.join(1)
     assert isinstance(errors[0], RuntimeError)
     assert sink_calls[-1] == [0xB0, 123, 0]
+
+
+def test_other_threads_keep_quiet_around_a_send():
+    s = Scheduler(Sink())
+    s.quiet_until = time.monotonic() + 0.05
+    t0 = time.monotonic()
+    s.keep_quiet()
+    assert time.monotonic() - t0 >= 0.045
+    t0 = time.monotonic()
+    s.keep_quiet()                                # nothing due: returns at once
+    assert time.monotonic() - t0 < 0.01
