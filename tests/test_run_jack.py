@@ -440,3 +440,63 @@ def test_ready_watchdog_freeze_and_stopping_over_notify_socket(session, tmp_path
         assert any("STOPPING=1" in m for _, m in got)
     finally:
         sock.close()
+
+
+def test_live_controls_switch_off_and_on_and_set_temperature(session):
+    s = session(controls={"enable_cc": 20, "temperature_cc": 21, "density_cc": 22})
+    s.kb.chord(DM7)
+    assert s.rec.wait_for(lambda ev: sum(m[0] == 0x90 for _, m in ev) >= 2, 3.0)
+    s.kb.send(0xB0, 21, 20)                    # temperature down, density up: still plays
+    s.kb.send(0xB0, 22, 127)
+    s.kb.send(0xB0, 20, 0)                     # off
+    assert s.daemon.wait_line("improviser off (CC20)", 2.0)
+    time.sleep(0.3)                            # a note bound just before may still end
+    quiet_from = time.monotonic()
+    time.sleep(1.0)
+    assert not [m for t, m in s.rec.snapshot() if t > quiet_from and m[0] == 0x90]
+    s.kb.send(0xB0, 20, 127)                   # on again
+    assert s.daemon.wait_line("improviser on (CC20)", 2.0)
+    assert s.rec.wait_for(lambda ev: any(t > quiet_from + 1.0 and m[0] == 0x90
+                                         for t, m in ev), 3.0)
+    assert s.stop() == 0
+    assert_no_hanging(s.rec.snapshot())
+
+
+def test_a_crash_in_the_improviser_silences_everything(jack_server, tmp_path):
+    """In-process, with one fault injected: the improviser's performer raises mid-phrase.
+    Everything else is real: JACK ports, threads, the scheduler's silence."""
+    from daemon import config
+    from daemon.run import Daemon
+    name = unique("crash")
+    cfg = config.defaults()
+    cfg["midi"].update(backend="jack", input=f"virtual:{name}-in",
+                       output=f"virtual:{name}-out")
+    cfg["improviser"].update(seed=3, gate=1.0)
+    if os.environ.get("JAZZD_TEST_MODEL"):
+        cfg["improviser"]["model"] = os.environ["JAZZD_TEST_MODEL"]
+    d = Daemon(cfg)
+    d.start()
+    kb = Keyboard(unique("kb"), connect_to=f"{name}-in:in")
+    rec = Recorder(unique("ear"), connect_to=f"{name}-out:out")
+    try:
+        time.sleep(0.05)
+        kb.chord(G7)
+        assert rec.wait_for(lambda ev: any(m[0] == 0x90 for _, m in ev), 3.0)
+
+        def broken(*_args):
+            raise RuntimeError("injected fault")
+        d.performer.realize = broken
+        t0 = time.monotonic()
+        d.loop()                                # returns when the crash is reported
+        assert time.monotonic() - t0 < 3.0
+        assert d.fatal is not None and d.fatal[0] == "jazzd-improviser"
+        d.shutdown()
+        time.sleep(0.05)
+        events = rec.snapshot()
+        assert_no_hanging(events)
+        assert events[-1][1] == (0xB0, 123, 0)
+    finally:
+        if d.fatal is None:
+            d.shutdown()
+        kb.close()
+        rec.close()
