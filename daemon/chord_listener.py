@@ -35,6 +35,10 @@ from grammar.recognize import recognize
 log = logging.getLogger("jazzd.chords")
 
 
+ON_BEAT_EARLY = 0.006   # s: a change this close before a beat, or
+ON_BEAT_LATE = 0.015    # ... this close after it, counts as sent on the beat
+
+
 class FormMemory:
     """The chord changes heard, by beat, and the repeating form they make, if any.
 
@@ -159,6 +163,9 @@ class ChordListener:
         self.chord = NO_CHORD
         self.fresh = NO_CHORD
         self.changes = 0
+        # Did the last change from one chord to another land on a beat, as a sequencer
+        # sends it? Then the improviser waits a moment on beats for the next one.
+        self.changes_on_beat = False
         self._pending = None        # time at which the current note set becomes a change
         self._hold_until = None     # time at which a released chord becomes NO_CHORD
         self.configure(midi_cfg)
@@ -245,10 +252,14 @@ class ChordListener:
             if fresh:
                 self._hold_until = None
                 if fresh != self.chord:
-                    self.chord = fresh
+                    prev, self.chord = self.chord, fresh
                     self.changes += 1
                     if self.beat_at is not None and self._change_start is not None:
-                        self.form.record(self.beat_at(self._change_start), fresh)
+                        beat = self.beat_at(self._change_start)
+                        self.form.record(beat, fresh)
+                        if prev:
+                            lag = (beat - round(beat)) * self.seconds_per_beat()
+                            self.changes_on_beat = -ON_BEAT_EARLY <= lag <= ON_BEAT_LATE
             elif self.chord and self._hold_until is None:
                 self._hold_until = settled + self.hold_beats * self.seconds_per_beat()
         if self._hold_until is not None and now >= self._hold_until:

@@ -158,6 +158,7 @@ SCHEMA = {
         "max_repeats": S(2, _number(1, 16, integer=True)),
         "resolve_on_change": S(True, _choice(True, False)),
         "anticipate_changes": S(True, _choice(True, False)),
+        "change_grace_ms": S(8, _number(0, 50)),
     },
     # Tuned so the shipped model lands inside DESIGN.md's musical bars (docs/MUSIC.md).
     "style": {

@@ -10,6 +10,10 @@ positions follow the clock (with external MIDI clock: the master's bars). The th
    the chord sounding *then* (late binding), or the chord the learned form says
    arrives on this very onset (`anticipate_changes`), and schedules note-on at the
    (swung) onset and note-off at onset + gate × the note's (swung) length.
+   Once chord changes have been seen landing on beats (a sequencer sends each new
+   chord exactly on its beat), a note on a beat whose chord the form cannot predict
+   waits `change_grace_ms` past the beat before it is bound and played; without the
+   wait the note on that beat would answer the old chord.
 
 Deadlines are recomputed from the clock at binding time, so a tempo change (SIGHUP,
 or an external clock speeding up) applies to every note not yet bound.
@@ -35,6 +39,7 @@ START_GRID = TPQ // 2        # a phrase starts on an eighth-note grid point
 START_LEAD = 0.02            # ... at least this far (s) beyond the binding lead
 MAX_WAIT = 0.01              # the loop re-reads the clock at least this often
 LATE_DROP = 0.005            # a note whose onset is this far past is skipped, not played
+GRACE_LEAD = 0.002           # a graced note is bound this long before it is sent
 
 
 class Improviser(threading.Thread):
@@ -58,6 +63,7 @@ class Improviser(threading.Thread):
         self._epoch = None
         self.dropped_late = 0
         self.anticipated = 0
+        self.graced = 0
         self.latency = 0.0                  # s: play this much early (midi_io latency)
         self.phrases = 0
         self.on_error = None
@@ -120,26 +126,34 @@ class Improviser(threading.Thread):
             self.cursor += value.ticks
 
         # 2. bind and schedule the values whose onsets are within `ahead`
+        grace = imp["change_grace_ms"] / 1000.0
         while self.plan:
             tick, value = self.plan[0]
-            onset = clock.time_of(swung_beats(tick, swing)) - early
-            if onset - ahead > now:
-                return min(onset - ahead - now, MAX_WAIT)
+            beat = swung_beats(tick, swing)
+            onset = clock.time_of(beat) - early
+            ahead_chord = None
+            if imp["anticipate_changes"]:
+                ahead_chord = self.listener.anticipate(beat, self.listener.binding_chord())
+            graced = (grace > 0 and tick % TPQ == 0 and ahead_chord is None
+                      and self.listener.changes_on_beat)
+            bind_at = onset + grace - GRACE_LEAD if graced else onset - ahead
+            if bind_at > now:
+                return min(bind_at - now, MAX_WAIT)
             self.plan.popleft()
-            if onset < now - LATE_DROP:
+            if onset < now - LATE_DROP - (grace if graced else 0.0):
                 self.dropped_late += 1        # woke too late (a stall, a tempo jump)
                 continue
             chord = self.listener.binding_chord()
             if not chord:
                 self._end_phrase()            # the chord has gone: end of phrase
                 return MAX_WAIT
-            if imp["anticipate_changes"]:
-                ahead_chord = self.listener.anticipate(swung_beats(tick, swing), chord)
-                if ahead_chord is not None:
-                    chord = ahead_chord       # the form says it changes right here
-                    self.anticipated += 1
-                    log.debug("anticipating %s at beat %.2f", chord.symbol,
-                              swung_beats(tick, swing))
+            if ahead_chord is not None:
+                chord = ahead_chord           # the form says it changes right here
+                self.anticipated += 1
+                log.debug("anticipating %s at beat %.2f", chord.symbol, beat)
+            elif graced:
+                onset += grace                # waited for a chord landing on the beat
+                self.graced += 1
             pitch = perf.realize(value, chord, tick % bar)
             if pitch is None:
                 continue                      # a rest

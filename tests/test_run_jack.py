@@ -272,6 +272,56 @@ def test_a_repeating_form_is_anticipated_on_the_downbeat(session):
         assert fits(downbeat[0][2], symbol), (symbol, downbeat[0], s.daemon.output()[-3000:])
 
 
+def test_chords_sent_on_the_beat_are_answered_in_the_first_chorus(session):
+    """A sequencer sends each new chord exactly on its bar's first clock tick, through a
+    progression that never repeats, so the form memory cannot help. Once the first
+    change has shown that chords land on the beat, the note on each later downbeat
+    waits `change_grace_ms` for the chord and must fit it, and sounds within that
+    grace (plus JACK's period) of the beat."""
+    s = session(tempo={"source": "clock", "swing": 0.5}, style=EIGHTHS_ONLY)
+    prog = [([48, 52, 55, 59], "Cmaj7"), ([42, 46, 49, 52], "F#7"),
+            ([46, 49, 53, 56], "Bbm7"), ([40, 44, 47, 50], "E7"),
+            ([44, 48, 51, 55], "Abmaj7"), ([50, 54, 57, 60], "D7"),
+            ([42, 46, 49, 53], "F#maj7"), ([48, 52, 55, 58], "C7")]
+    bpm = 180
+    changes = []                               # (send time, symbol)
+
+    def master():
+        realtime_if_allowed()
+        period = 60.0 / bpm / 24
+        t = time.monotonic() + 0.05
+        held = None
+        s.kb.send(0xFA)
+        for n in range(len(prog) * 96):
+            while time.monotonic() < t:
+                time.sleep(max(0.0, min(0.0005, t - time.monotonic() - 0.0002)))
+            if n % 96 == 0:
+                chord, symbol = prog[n // 96]
+                if held:
+                    s.kb.release(held)
+                s.kb.chord(chord)
+                held = chord
+                changes.append((time.monotonic(), symbol))
+            s.kb.send(0xF8)
+            t += period
+        s.kb.send(0xFC)
+
+    th = threading.Thread(target=master)
+    th.start()
+    th.join()
+    time.sleep(0.2)
+    assert s.stop() == 0
+    notes = assert_no_hanging(s.rec.snapshot())
+    misfits = []
+    for t, symbol in changes[2:]:              # [0] starts, [1] shows changes land on beats
+        downbeat = [n for n in notes if t - 0.003 <= n[0] < t + 0.1]
+        assert downbeat, (t, symbol, notes)
+        assert downbeat[0][0] - t < 0.008 + 0.004, (symbol, downbeat[0][0] - t)
+        if not fits(downbeat[0][2], symbol):
+            misfits.append((symbol, downbeat[0]))
+    assert not misfits, (misfits, s.daemon.output()[-2000:])
+
+
 def test_sigterm_in_the_middle_of_a_note_leaves_nothing_hanging(session):
     s = session(improviser={"gate": 1.0})
     s.kb.chord(G7)
