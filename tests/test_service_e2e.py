@@ -12,11 +12,9 @@ import socket
 import threading
 import time
 
-import numpy as np
 import pytest
 
 from daemon.errors import EX_CONFIG
-from daemon.model import save_model
 from tests.conftest import Keyboard, unique, write_config
 
 pytestmark = pytest.mark.jack
@@ -85,17 +83,9 @@ def notify(tmp_path):
 
 
 @pytest.fixture
-def model_dir(tmp_path):
-    """A tiny random model: the service protocol does not care how well it plays."""
-    V, E, U = 12, 4, 6
-    rng = np.random.default_rng(0)
-    shapes = {"embedding": (V, E), "lstm_kernel": (E, 4 * U), "lstm_recurrent": (U, 4 * U),
-              "lstm_bias": (4 * U,), "dense_kernel": (U, V), "dense_bias": (V,)}
-    weights = {k: rng.normal(0, 0.5, s).astype(np.float32) for k, s in shapes.items()}
-    tokens = ["<s>"] + [f"{k},{d}" for k in "CSA" for d in ("0.250", "0.500", "1.000")]
-    tokens += ["R,0.500", "C,0.333"]
-    return save_model(tmp_path / "model", weights, tokens[:V],
-                      {"variant": "plain", "corpus": {"source": "test"}})
+def model_dir():
+    """The shipped default model: what a service really starts with."""
+    return "default"
 
 
 def _config(tmp_path, model_dir, **extra):
