@@ -436,23 +436,21 @@ def _schedule(duration, lead=0.05, period=0.04, gate=0.5):
     return notes
 
 
-FIFO_PRIORITY = 10
+def _shipped_priority():
+    """The realtime priority the daemon asks for with the default config."""
+    from daemon.config import defaults
+    return defaults()["midi"]["realtime_priority"]
 
 
-def _scheduler_errors(notes, fifo=False):
-    """Send error (ms) of each event played by `daemon.scheduler.Scheduler`; with `fifo`,
-    its thread is first moved to SCHED_FIFO (NotMeasured if that is not permitted)."""
+def _scheduler_errors(notes, priority):
+    """Send error (ms) of each event played by `daemon.scheduler.Scheduler`, its thread
+    asking for SCHED_FIFO at `priority` as the daemon does (0 = normal scheduling)."""
     from daemon.scheduler import Scheduler
     sent = []
-    s = Scheduler(sent.append, channel=1)
+    s = Scheduler(sent.append, channel=1, realtime_priority=priority)
     s.start()
     try:
-        if fifo:
-            try:
-                os.sched_setscheduler(s.native_id, os.SCHED_FIFO,
-                                      os.sched_param(FIFO_PRIORITY))
-            except (OSError, AttributeError) as e:
-                raise NotMeasured(f"SCHED_FIFO is not permitted here ({e})") from None
+        time.sleep(0.05)                  # the thread sets its own policy as it starts
         policy = _policy(s.native_id)
         t0 = time.monotonic()
         for on, off, pitch in notes:
@@ -499,26 +497,24 @@ def busy_core():
 
 
 def section_scheduler(ctx):
-    """Send time − deadline at the output call, idle and with the other core busy."""
+    """Send time − deadline at the output call, idle and with the other core busy: the
+    scheduler as the daemon runs it (realtime where allowed), at normal priority (where
+    the system refuses realtime), and a chained-sleep loop as the baseline."""
     try:
         importlib.import_module("daemon.scheduler")
     except ImportError as e:
         raise NotMeasured(f"daemon.scheduler is not importable ({e})") from None
     notes = _schedule(0.4 if ctx.quick else 8.0)
+    priority = _shipped_priority()
     figs = []
     for label, busy in (("idle", False), ("other core busy", True)):
         hog = busy_core() if busy else None
-        fifo = None
         try:
             if hog:
                 time.sleep(0.2)
-            sched, policy = _scheduler_errors(notes)
+            sched, policy = _scheduler_errors(notes, priority)
+            normal = _scheduler_errors(notes, 0)[0] if busy else None
             naive = _naive_errors(notes)
-            if busy:
-                try:
-                    fifo = _scheduler_errors(notes, fifo=True)[0]
-                except NotMeasured as e:
-                    fifo = str(e)
         finally:
             if hog:
                 hog.kill()
@@ -528,14 +524,17 @@ def section_scheduler(ctx):
                            sched, baseline=f"scheduler.naive_{tag}",
                            bar=SEND_BAR if busy else None, short=f"scheduler, {tag}",
                            note=f"{len(notes)} notes, one every 40 ms; the thread's "
-                                f"policy as the daemon sets it: {policy}"))
+                                f"policy as the daemon sets it (realtime_priority "
+                                f"{priority}): {policy}"))
+        if normal is not None:
+            figs.append(Figure("scheduler.normal_busy",
+                               f"send error, scheduler at normal priority, {label}", "ms",
+                               normal, baseline=f"scheduler.naive_{tag}",
+                               short="scheduler, normal priority, busy",
+                               note="where the system refuses realtime priority "
+                                    "(no LimitRTPRIO=, no rtprio limit)"))
         figs.append(Figure(f"scheduler.naive_{tag}", f"send error, chained sleep, {label}",
                            "ms", naive, role="baseline", short=f"chained sleep, {tag}"))
-    name = f"send error, scheduler thread at SCHED_FIFO {FIFO_PRIORITY}, other core busy"
-    figs.append(missing("scheduler.fifo_busy", name, fifo) if isinstance(fifo, str) else
-                Figure("scheduler.fifo_busy", name, "ms", fifo, baseline="scheduler.send_busy",
-                       bar=SEND_BAR, note="what-if: the bench sets the thread's policy "
-                       "from outside, to show what a realtime thread would gain"))
     return figs
 
 
