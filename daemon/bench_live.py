@@ -475,9 +475,12 @@ def section_playing(ctx):
     shm = play_rss[-1].get("RssShmem")
     return [
         Figure("playing.rss", "RSS while playing (VmRSS)", "MB",
-               [m["VmRSS"] for m in play_rss], baseline="playing.rss_idle", bar=RSS_BAR,
+               [m["VmRSS"] for m in play_rss], baseline="playing.rss_idle",
+               bar=None if shm else RSS_BAR,
                note=f"VmRSS includes {shm:.0f} MB of the JACK server's shared memory "
-                    f"(RssShmem), mapped by every JACK client" if shm else None),
+                    f"(RssShmem), mapped by every JACK client and counted in jackd's "
+                    f"own RSS too; the bar applies to the daemon's own memory below"
+                    if shm else None),
         Figure("playing.rss_idle", "RSS idle, no chord held (VmRSS)", "MB",
                [m["VmRSS"] for m in idle_rss], role="baseline", short="RSS idle"),
         Figure("playing.rss_own", "RSS while playing, own (RssAnon+RssFile)", "MB",
