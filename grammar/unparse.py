@@ -22,18 +22,10 @@ The rules:
   approach tones cover all 12) falls back X -> A -> S -> C. None if nothing fits.
 """
 
+from grammar.values import kind_mask
+
 _CHAINS = {"C": ("C",), "S": ("S", "C"), "A": ("A", "S", "C"), "X": ("X", "A", "S", "C")}
 _START_RADIUS = 6  # 13 semitones around the anchor hold every pitch class once
-
-
-def _mask(kind, chord):
-    if kind == "C":
-        return chord.tones
-    if kind == "S":
-        return chord.scale & ~chord.tones
-    if kind == "A":
-        return chord.approach
-    return chord.outside
 
 
 def _choose(mask, a, b, prev, no_repeat, rng):
@@ -86,7 +78,7 @@ def realize(value, prev, chord, low, high, rng, max_repeats=2, repeats=0):
     no_repeat = repeats >= max_repeats
     lo, hi = value[2], value[3]
     for k in chain:
-        mask = _mask(k, chord)
+        mask = kind_mask(k, chord)
         if not mask:
             continue
         if prev is None or lo is None:

@@ -229,6 +229,39 @@ def test_external_clock_tempo_changes_and_stop(session):
         assert min(ioi) == pytest.approx(spb / 2, abs=0.008)    # eighths at the new tempo
 
 
+def sequence_on_clock(kb, bars, bpm):
+    """Play like a sequencer: MIDI clock at `bpm`, each bar's chord (a list of
+    `(notes, symbol)`, one per bar) sent with the bar's first tick, then stop.
+    Returns the (send time, symbol) of each chord. Runs in a thread of its own, so
+    that its realtime priority does not pass to the daemons the test starts later."""
+    changes = []
+
+    def master():
+        realtime_if_allowed()
+        period = 60.0 / bpm / 24
+        t = time.monotonic() + 0.05
+        held = None
+        kb.send(0xFA)
+        for n in range(len(bars) * 96):
+            while time.monotonic() < t:
+                time.sleep(max(0.0, min(0.0005, t - time.monotonic() - 0.0002)))
+            if n % 96 == 0:                    # the bar's chord, with its first tick
+                chord, symbol = bars[n // 96]
+                if held:
+                    kb.release(held)
+                kb.chord(chord)
+                held = chord
+                changes.append((time.monotonic(), symbol))
+            kb.send(0xF8)
+            t += period
+        kb.send(0xFC)
+
+    th = threading.Thread(target=master)
+    th.start()
+    th.join()
+    return changes
+
+
 def test_a_repeating_form_is_anticipated_on_the_downbeat(session):
     """A sequencer sends each chord on its bar's first tick, when the note on that beat
     has already been bound (realize_ahead_ms before it). Once the two-bar form has
@@ -236,32 +269,7 @@ def test_a_repeating_form_is_anticipated_on_the_downbeat(session):
     s = session(tempo={"source": "clock", "swing": 0.5}, style=EIGHTHS_ONLY,
                 logging={"level": "debug"})
     form = [(CMAJ7, "Cmaj7"), (FS7, "F#7")]
-    bpm, bars = 200, 8
-    changes = []                               # (send time, symbol) of each bar's chord
-
-    def master():
-        realtime_if_allowed()
-        period = 60.0 / bpm / 24
-        t = time.monotonic() + 0.05
-        held = None
-        s.kb.send(0xFA)
-        for n in range(bars * 4 * 24):
-            while time.monotonic() < t:
-                time.sleep(max(0.0, min(0.0005, t - time.monotonic() - 0.0002)))
-            if n % 96 == 0:                    # the bar's chord, with its first tick
-                chord, symbol = form[n // 96 % 2]
-                if held:
-                    s.kb.release(held)
-                s.kb.chord(chord)
-                held = chord
-                changes.append((time.monotonic(), symbol))
-            s.kb.send(0xF8)
-            t += period
-        s.kb.send(0xFC)
-
-    th = threading.Thread(target=master)
-    th.start()
-    th.join()
+    changes = sequence_on_clock(s.kb, form * 4, bpm=200)
     time.sleep(0.2)
     assert s.stop() == 0
     notes = assert_no_hanging(s.rec.snapshot())
@@ -283,32 +291,7 @@ def test_chords_sent_on_the_beat_are_answered_in_the_first_chorus(session):
             ([46, 49, 53, 56], "Bbm7"), ([40, 44, 47, 50], "E7"),
             ([44, 48, 51, 55], "Abmaj7"), ([50, 54, 57, 60], "D7"),
             ([42, 46, 49, 53], "F#maj7"), ([48, 52, 55, 58], "C7")]
-    bpm = 180
-    changes = []                               # (send time, symbol)
-
-    def master():
-        realtime_if_allowed()
-        period = 60.0 / bpm / 24
-        t = time.monotonic() + 0.05
-        held = None
-        s.kb.send(0xFA)
-        for n in range(len(prog) * 96):
-            while time.monotonic() < t:
-                time.sleep(max(0.0, min(0.0005, t - time.monotonic() - 0.0002)))
-            if n % 96 == 0:
-                chord, symbol = prog[n // 96]
-                if held:
-                    s.kb.release(held)
-                s.kb.chord(chord)
-                held = chord
-                changes.append((time.monotonic(), symbol))
-            s.kb.send(0xF8)
-            t += period
-        s.kb.send(0xFC)
-
-    th = threading.Thread(target=master)
-    th.start()
-    th.join()
+    changes = sequence_on_clock(s.kb, prog, bpm=180)
     time.sleep(0.2)
     assert s.stop() == 0
     notes = assert_no_hanging(s.rec.snapshot())
