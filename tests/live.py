@@ -142,6 +142,7 @@ class Live:
         self.config = write_config(tmp_path / f"{self.name}.yaml", midi=midi_cfg, **sections)
         self.daemon = run_daemon(self.config, *extra_args, env=env)
         self.kb = self.rec = None
+        self.masters = []
         self.kb_client = unique("kb")
         self.daemon.wait_ready()
         if midi_cfg["input"].startswith("virtual:"):
@@ -165,11 +166,21 @@ class Live:
         time.sleep(0.05)          # the last messages cross JACK at the next period
         return rc
 
+    def clock(self, bpm=120.0, **kw):
+        """A ClockMaster on this keyboard (not started); stopped before the keyboard
+        closes, even when the test fails (a tick sent on a closed port crashes)."""
+        m = ClockMaster(self.kb, bpm, **kw)
+        self.masters.append(m)
+        return m
+
     def heard(self):
         """Everything jack_midi_dump heard (stops it): the record for note balance."""
         return self.dump.close()
 
     def close(self):
+        for m in self.masters:
+            if m.is_alive():
+                m.finish(send_stop=False)
         for p in (self.kb, self.rec, self.dump):
             if p is not None:
                 p.close()

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from conftest import Recorder, unique
 from grammar.chords import parse_symbol
-from live import (DM7, FS7, GRID_TOL, ClockMaster, assert_balanced_messages,  # noqa: F401
+from live import (DM7, FS7, GRID_TOL, assert_balanced_messages,  # noqa: F401
                   assert_clean_exit_log, assert_kind_logged,
                   assert_on_grid, assert_on_master_grid, live, log_time, longest_gap,
                   onsets, rate_limited_lines, rss_kb, steady_model, wait_notes,
@@ -432,7 +432,7 @@ def assert_in_step(master, times):
 def test_clock_at_1000_bpm_then_back_to_120(live):
     s = clocked(live)
     s.kb.chord(DM7)
-    master = ClockMaster(s.kb, bpm=1000)
+    master = s.clock(bpm=1000)
     master.start()
     t_fast = time.monotonic()
     time.sleep(1.5)
@@ -455,7 +455,7 @@ def test_clock_at_1000_bpm_then_back_to_120(live):
 def test_clock_at_1_bpm_then_back_to_120(live):
     s = clocked(live)
     s.kb.chord(DM7)
-    master = ClockMaster(s.kb, bpm=1)               # a tick every 2.5 s
+    master = s.clock(bpm=1)               # a tick every 2.5 s
     master.start()
     t_slow = time.monotonic()
     time.sleep(2.6)                                 # ticks at 0 and 2.5 s
@@ -474,7 +474,7 @@ def test_clock_at_1_bpm_then_back_to_120(live):
 def test_song_position_past_the_end(live):
     s = clocked(live)
     s.kb.chord(DM7)
-    master = ClockMaster(s.kb, bpm=120)
+    master = s.clock(bpm=120)
     master.start()
     time.sleep(1.2)
     # Stop, jump to the last position a song position pointer can name (16383

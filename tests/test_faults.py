@@ -25,7 +25,7 @@ import pytest
 from conftest import REPO, Keyboard, Recorder, unique, write_config
 from daemon.errors import EX_CONFIG, EX_NOINPUT
 from daemon.model import DEFAULT_DIR
-from live import (DM7, ClockMaster, MidiDump, assert_balanced_messages,  # noqa: F401
+from live import (DM7, MidiDump, assert_balanced_messages,  # noqa: F401
                   assert_clean_exit_log, assert_on_grid, assert_on_master_grid, live,
                   master_grid_errors, onsets,
                   steady_model, still_sounding, wait_notes, without_dac_override)
@@ -72,7 +72,7 @@ def test_sigkill_then_restart_clears_the_note_left_sounding(live, run_daemon):
 def test_sigstop_sigcont_resyncs_to_the_clock_without_a_burst(live):
     s = live(tempo={"source": "clock", "bpm": 120, "swing": 0.5})
     s.kb.chord(DM7)
-    master = ClockMaster(s.kb, bpm=120)
+    master = s.clock(bpm=120)
     master.start()
     time.sleep(2.0)
     # Frozen for 54 ticks: 4.5 eighths, so a daemon that only counts the ticks it

@@ -21,7 +21,7 @@ import pytest
 
 from grammar.chart import parse_chart
 from grammar.pitch import pcs_of
-from live import (ClockMaster, assert_balanced_messages, assert_clean_exit_log,  # noqa: F401
+from live import (assert_balanced_messages, assert_clean_exit_log,  # noqa: F401
                   assert_errors_small, live, onsets, rss_kb, steady_model)
 
 pytestmark = [pytest.mark.soak, pytest.mark.jack]
@@ -76,7 +76,7 @@ def test_soak(live):
                                    if not line.lstrip().startswith("#")))
     s = live(steady=False, tempo={"source": "clock", "bpm": BPM, "swing": SWING})
     player = ChartPlayer(s.kb, chart)
-    master = ClockMaster(s.kb, bpm=BPM, on_tick=player.on_tick)
+    master = s.clock(bpm=BPM, on_tick=player.on_tick)
     rss = []                                  # (time, kB)
     halt = threading.Event()
 
@@ -89,12 +89,14 @@ def test_soak(live):
     t0 = time.monotonic()
     master.start()
     sampler.start()
-    while time.monotonic() < t0 + seconds:
-        time.sleep(1.0)
-        assert s.alive(), (f"the daemon died (exit {s.daemon.proc.returncode}) after "
-                           f"{time.monotonic() - t0:.0f} s:\n" + s.daemon.output()[-3000:])
-    halt.set()
-    sampler.join()
+    try:
+        while time.monotonic() < t0 + seconds:
+            time.sleep(1.0)
+            assert s.alive(), (f"the daemon died (exit {s.daemon.proc.returncode}) after "
+                               f"{time.monotonic() - t0:.0f} s:\n" + s.daemon.output()[-3000:])
+    finally:
+        halt.set()
+        sampler.join()
     master.finish()
     t_end = master.stopped_at
     time.sleep(0.3)
