@@ -86,6 +86,10 @@ class MidiDump:
         self.client = unique("dump")
         self.proc = subprocess.Popen([exe, "-a", self.client], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
+        # Read as it prints: a full pipe would block it and its ring buffer overflow.
+        self._lines = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + timeout
         while True:
             r = subprocess.run(["jack_connect", source_port, f"{self.client}:input"],
@@ -99,18 +103,23 @@ class MidiDump:
             time.sleep(0.05)
         self.messages = None
 
+    def _read(self):
+        for line in self.proc.stdout:
+            self._lines.append(line)
+
     def close(self):
         """Stop it; return the messages it heard, in order (tuples of ints)."""
         if self.messages is None:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
             try:
-                out, _ = self.proc.communicate(timeout=5)
+                self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                out, _ = self.proc.communicate()
+                self.proc.wait()
+            self._reader.join(5)
             self.messages = []
-            for line in out.splitlines():
+            for line in self._lines:
                 _, _, rest = line.partition(":")
                 msg = []
                 for tok in rest.split():
@@ -190,14 +199,19 @@ class Live:
 def live(run_daemon, tmp_path, jack_server, steady_model):
     """`live(**config sections)` starts a `Live` session; all are closed afterwards.
 
-    The model is `steady_model` (a note on every eighth) unless `steady=False` or the
-    improviser section names one.
+    The model is `steady_model` (a note on every eighth, no grace wait on beats) unless
+    `steady=False` or the improviser section says otherwise.
     """
     made = []
 
     def make(steady=True, **kw):
         if steady:
-            kw.setdefault("improviser", {}).setdefault("model", steady_model)
+            imp = kw.setdefault("improviser", {})
+            imp.setdefault("model", steady_model)
+            # A chord change that happens to land on a beat makes the daemon hold later
+            # on-beat notes change_grace_ms for the next change (a musical choice, tested
+            # with the JACK tests); the steady line stays on the grid.
+            imp.setdefault("change_grace_ms", 0)
         s = Live(run_daemon, tmp_path, **kw)
         made.append(s)
         return s

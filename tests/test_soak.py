@@ -5,7 +5,8 @@ the CI length; an hour locally: JAZZD_SOAK_SECONDS=3600) and asserts:
 
 - memory: RSS (VmRSS of /proc/PID/status) grows by at most 5 MB after the warm-up;
 - no drift: the onsets' error against the master's (swung) grid in the last minute is
-  the same as in the first, within 2 ms, and every onset is on the grid (live.GRID_TOL);
+  the same as in the first, within 2 ms, and every onset is on the grid (live.GRID_TOL;
+  a note on a beat may wait `change_grace_ms` for its chord, by design);
 - notes balanced: every note-on has its note-off (as jack_midi_dump heard it), and
   the exit is clean.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from daemon.config import defaults
 from grammar.chart import parse_chart
 from grammar.pitch import pcs_of
 from live import (assert_balanced_messages, assert_clean_exit_log,  # noqa: F401
@@ -124,8 +126,23 @@ def test_soak(live):
     # timing against the master's grid
     tl = master.timeline()
     played = onsets(events, t0, t_end)
-    errs = [(t, tl.swung_grid_error(t, SWING)) for t in played]
-    errs = [(t, e) for t, e in errs if e is not None]
+    errs = [(t, tl.swung_grid_error(t, SWING), tl.beat_of(t)) for t in played]
+    # On a beat whose chord change it cannot foresee, the daemon deliberately waits
+    # change_grace_ms for the chord (the chart player sends changes on the beat, as a
+    # sequencer does): such a note is late by design, so measure it from grid + grace.
+    grace = defaults()["improviser"]["change_grace_ms"] / 1000.0
+    graced = 0
+    fixed = []
+    for t, e, b in errs:
+        if e is None:
+            continue
+        if abs(b - round(b)) < 0.1 and e > grace / 2:
+            e -= grace
+            graced += 1
+        fixed.append((t, e))
+    errs = fixed
+    print(f"soak: {graced} of {len(errs)} onsets on a beat waited {grace * 1e3:.0f} ms "
+          f"for its chord (change_grace_ms)")
     first = [e for t, e in errs if t < t0 + window]
     last = [e for t, e in errs if t >= t_end - window]
     assert len(first) >= 20 and len(last) >= 20, (len(first), len(last))
