@@ -20,11 +20,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 
 from daemon.bench import Bar, Figure, NotMeasured
+from daemon.jack_peers import Keyboard, Recorder
 
 READY_BAR = Bar("p99", 1.5, "s")
 RSS_BAR = Bar("max", 120, "MB")
@@ -112,67 +112,15 @@ def _jack(ctx):
     return ctx.shared["jack"]
 
 
-# -- MIDI peers ---------------------------------------------------------------------------
+# -- MIDI peers: daemon.jack_peers (shared with the tests) --------------------------------
 
-def _port_index(rt, part, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        names = rt.get_ports()
-        for i, n in enumerate(names):
-            if part in n:
-                return i
-        if time.monotonic() > deadline:
-            raise NotMeasured(f"no JACK port named like {part!r} (ports: {names})")
-        time.sleep(0.02)
-
-
-class Listener:
-    """A JACK MIDI input that timestamps (time.monotonic) everything it hears."""
-
-    def __init__(self, client, connect_to=None, virtual=None):
-        import rtmidi
-        self.events = []
-        self._lock = threading.Lock()
-        self.rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client)
-        self.rt.ignore_types(True, True, True)
-        self.rt.set_callback(self._callback)
-        if virtual:
-            self.rt.open_virtual_port(virtual)
-        else:
-            self.rt.open_port(_port_index(self.rt, connect_to), "in")
-
-    def _callback(self, event, _data, _now=time.monotonic):
-        t = _now()
-        with self._lock:
-            self.events.append((t, tuple(event[0])))
-
-    def snapshot(self):
-        with self._lock:
-            return list(self.events)
-
-    def close(self):
-        self.rt.cancel_callback()
-        self.rt.close_port()
-        self.rt.delete()
-
-
-class Keyboard:
-    """A JACK MIDI output (connected to a port, or a virtual one others connect to)."""
-
-    def __init__(self, client, connect_to=None, virtual=None):
-        import rtmidi
-        self.rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client)
-        if virtual:
-            self.rt.open_virtual_port(virtual)
-        else:
-            self.rt.open_port(_port_index(self.rt, connect_to), "out")
-
-    def send(self, msg):
-        self.rt.send_message(msg)
-
-    def close(self):
-        self.rt.close_port()
-        self.rt.delete()
+def _peer(cls, *args, **kw):
+    """A jack_peers Recorder or Keyboard; a missing port means the figure is not measured."""
+    from daemon.jack_peers import PortNotFound
+    try:
+        return cls(*args, **kw)
+    except PortNotFound as e:
+        raise NotMeasured(str(e)) from None
 
 
 # -- the daemon ---------------------------------------------------------------------------
@@ -366,9 +314,9 @@ def loopback_floor(ctx, seconds, period):
     own JACK input: the onset error of the path with no daemon in it."""
     from daemon.scheduler import Scheduler
     tag = f"jzf{uuid.uuid4().hex[:6]}"
-    listener = Listener(f"{tag}-listen", virtual=f"{tag}-floor-in")
-    kbd = Keyboard(f"{tag}-play", connect_to=f"{tag}-floor-in")
-    sched = Scheduler(kbd.send, channel=1)
+    listener = _peer(Recorder, f"{tag}-listen", virtual=f"{tag}-floor-in")
+    kbd = _peer(Keyboard, f"{tag}-play", connect_to=f"{tag}-floor-in")
+    sched = Scheduler(kbd.send_message, channel=1)
     try:
         time.sleep(0.2)
         sched.start()
@@ -410,13 +358,13 @@ def _perform(ctx):
     d = DaemonRun(ctx, jack, style={"duration_weights": SIXTEENTHS, "rest_probability": 0.0})
     listener = kbd = None
     try:
-        listener = Listener(f"{d.tag}-listen", connect_to=f"{d.tag}-out")
-        kbd = Keyboard(f"{d.tag}-kbd", connect_to=f"{d.tag}-in")
+        listener = _peer(Recorder, f"{d.tag}-listen", connect_to=f"{d.tag}-out")
+        kbd = _peer(Keyboard, f"{d.tag}-kbd", connect_to=f"{d.tag}-in")
         time.sleep(0.3)
         pid = d.proc.pid
         idle_rss, idle_cpu, idle_total = sample(pid, idle_s)
         for n in CHORD:
-            kbd.send([0x90, n, 80])
+            kbd.send(0x90, n, 80)
         t_chord = time.monotonic()
         play_rss, play_cpu, play_total = sample(pid, play_s)
         t_end = time.monotonic()

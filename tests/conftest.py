@@ -17,6 +17,9 @@ import uuid
 import pytest
 import yaml
 
+from daemon import jack_peers
+from daemon.jack_peers import Keyboard, port_index  # noqa: F401 - the tests import them from here
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -100,107 +103,12 @@ def unique(prefix):
 
 # -- MIDI peers (the keyboard and the listener) -------------------------------------------
 
-class Recorder:
-    """A JACK MIDI input that records (arrival time, bytes) of everything it hears.
-
-    Like the daemon it polls rtmidi's queue from a thread rather than taking a
-    callback, so a busy test process cannot make JACK drop what it should record.
-    """
-
-    def __init__(self, client, connect_to=None, virtual=None):
-        import rtmidi
-
-        from daemon.midi_io import ArrivalTimes
-        self.events = []
-        self._lock = threading.Lock()
-        self._times = ArrivalTimes()
-        self.rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client,
-                                queue_size_limit=8192)
-        self.rt.ignore_types(False, False, False)
-        if virtual:
-            self.rt.open_virtual_port(virtual)
-        else:
-            self.rt.open_port(port_index(self.rt, connect_to), "in")
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
-
-    def _poll(self):
-        while not self._halt.is_set():
-            self._read()
-            time.sleep(0.001)
-
-    def _read(self):
-        now = time.monotonic()
-        with self._lock:
-            while True:
-                msg = self.rt.get_message()
-                if msg is None:
-                    return
-                self.events.append((self._times.stamp(msg[1], now), tuple(msg[0])))
-
-    def snapshot(self):
-        self._read()
-        with self._lock:
-            return list(self.events)
+class Recorder(jack_peers.Recorder):
+    """The shared recorder (daemon/jack_peers.py), with its notes paired."""
 
     def notes(self):
         """[(on time, off time or None, pitch, velocity)] from the recorded stream."""
         return pair_notes(self.snapshot())
-
-    def wait_for(self, pred, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred(self.snapshot()):
-                return True
-            time.sleep(0.01)
-        return False
-
-    def close(self):
-        self._halt.set()
-        self._thread.join(1)
-        with self._lock:
-            self.rt.close_port()
-            self.rt.delete()
-
-
-class Keyboard:
-    """A JACK MIDI output playing into the daemon (connected, or as a virtual port)."""
-
-    def __init__(self, client, connect_to=None, virtual=None):
-        import rtmidi
-        self.rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client)
-        if virtual:
-            self.rt.open_virtual_port(virtual)
-        else:
-            self.rt.open_port(port_index(self.rt, connect_to), "out")
-
-    def send(self, *msg):
-        self.rt.send_message(list(msg))
-
-    def chord(self, notes, velocity=80, channel=0):
-        for n in notes:
-            self.send(0x90 | channel, n, velocity)
-
-    def release(self, notes, channel=0):
-        for n in notes:
-            self.send(0x80 | channel, n, 0)
-
-    def close(self):
-        self.rt.close_port()
-        self.rt.delete()
-
-
-def port_index(rt, name_part, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        names = rt.get_ports()
-        for i, n in enumerate(names):
-            if name_part in n:
-                return i
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no JACK port containing {name_part!r} in {names}")
-        time.sleep(0.02)
 
 
 def pair_notes(events):
