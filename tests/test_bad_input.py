@@ -9,7 +9,7 @@ with SIGTERM. Then it asserts:
   tolerance), no gap in the line while the bad input came in;
 - it still listens: the notes after the probe fit the new chord;
 - no exception escaped any thread: no traceback or crash report in its output, exit 0;
-- the notes balance: every note-on heard has its note-off (live.MidiDump);
+- the notes balance: every note-on heard has its note-off (two ears, see live.Live);
 - the log is rate-limited: one line per kind of bad input, then a count per second.
 """
 
