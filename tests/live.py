@@ -37,18 +37,31 @@ OUTLIER_TOL = 0.016       # s, an onset delayed by an xrun
 OUTLIER_SHARE = 0.1       # at most this share of onsets beyond GRID_TOL
 
 
-# The shipped model steered by its style controls into a steady line: a note on every
-# eighth (no rests, no other lengths), chord and scale tones only, so a test can check
-# each onset against a known grid and each pitch against the chord it was played over.
-_DURATIONS = ("1/6", "1/4", "1/3", "1/2", "2/3", "3/4", "1", "3/2", "2", "3", "4")
-STEADY_STYLE = {"duration_weights": {d: (1 if d == "1/2" else 0) for d in _DURATIONS},
-                "kind_weights": {"A": 0, "X": 0, "R": 0}, "rest_probability": 0.0}
-
-
 @pytest.fixture(scope="session")
-def steady_model():
-    """The model of the steady sessions: the shipped default (see STEADY_STYLE)."""
-    return "default"
+def steady_model(tmp_path_factory):
+    """A model directory whose every value is an eighth-note chord or scale tone.
+
+    Random weights, a fixed vocabulary: with it the daemon plays a note on every eighth
+    (no rests, no other lengths, nothing outside the chord scale), whatever the shipped
+    model learned and whatever the style defaults are, so a test can check each onset
+    against a known grid and each pitch against the chord it was played over.
+    """
+    import numpy as np
+
+    from daemon.model import save_model
+    from grammar.values import Value, format_value
+    toks = ["<s>"]
+    for kind in "CS":
+        toks += [format_value(Value(kind, 6, lo, lo + 7)) for lo in (-9, -4, 2)]
+        toks.append(format_value(Value(kind, 6)))
+    V, E, U = len(toks), 8, 16
+    r = np.random.default_rng(6)
+    w = dict(embedding=r.normal(0, .5, (V, E)), lstm_kernel=r.normal(0, .5, (E, 4 * U)),
+             lstm_recurrent=r.normal(0, .5, (U, 4 * U)), lstm_bias=np.zeros(4 * U),
+             dense_kernel=r.normal(0, .5, (U, V)), dense_bias=np.zeros(V))
+    d = tmp_path_factory.mktemp("steady-model")
+    save_model(d, w, toks, {"variant": "plain", "corpus": "tests/live.py: eighths only"})
+    return str(d)
 
 
 DM7 = [50, 53, 57, 60]
@@ -127,9 +140,8 @@ class Live:
 def live(run_daemon, tmp_path, jack_server, steady_model):
     """`live(**config sections)` starts a `Live` session; all are closed afterwards.
 
-    Steady sessions (the default) play the shipped model with STEADY_STYLE (a note on
-    every eighth) and no grace wait on beats, unless `steady=False` or the sections
-    say otherwise.
+    The model is `steady_model` (a note on every eighth, no grace wait on beats) unless
+    `steady=False` or the improviser section says otherwise.
     """
     made = []
 
@@ -141,7 +153,6 @@ def live(run_daemon, tmp_path, jack_server, steady_model):
             # on-beat notes change_grace_ms for the next change (a musical choice, tested
             # with the JACK tests); the steady line stays on the grid.
             imp.setdefault("change_grace_ms", 0)
-            kw.setdefault("style", STEADY_STYLE)
         s = Live(run_daemon, tmp_path, **kw)
         made.append(s)
         return s
