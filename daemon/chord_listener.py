@@ -37,6 +37,7 @@ log = logging.getLogger("jazzd.chords")
 
 ON_BEAT_EARLY = 0.006   # s: a change this close before a beat, or
 ON_BEAT_LATE = 0.015    # ... this close after it, counts as sent on the beat
+ON_BEAT_RUN = 2         # changes in a row on the beat before we call it a sequencer
 
 
 class FormMemory:
@@ -163,9 +164,10 @@ class ChordListener:
         self.chord = NO_CHORD
         self.fresh = NO_CHORD
         self.changes = 0
-        # Did the last change from one chord to another land on a beat, as a sequencer
-        # sends it? Then the improviser waits a moment on beats for the next one.
+        # Did the last changes from one chord to another land on beats, as a sequencer
+        # sends them? Then the improviser waits a moment on beats for the next one.
         self.changes_on_beat = False
+        self._on_beat_run = 0
         self._pending = None        # time at which the current note set becomes a change
         self._hold_until = None     # time at which a released chord becomes NO_CHORD
         self.configure(midi_cfg)
@@ -259,7 +261,9 @@ class ChordListener:
                         self.form.record(beat, fresh)
                         if prev:
                             lag = (beat - round(beat)) * self.seconds_per_beat()
-                            self.changes_on_beat = -ON_BEAT_EARLY <= lag <= ON_BEAT_LATE
+                            on_beat = -ON_BEAT_EARLY <= lag <= ON_BEAT_LATE
+                            self._on_beat_run = self._on_beat_run + 1 if on_beat else 0
+                            self.changes_on_beat = self._on_beat_run >= ON_BEAT_RUN
             elif self.chord and self._hold_until is None:
                 self._hold_until = settled + self.hold_beats * self.seconds_per_beat()
         if self._hold_until is not None and now >= self._hold_until:

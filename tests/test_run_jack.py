@@ -282,8 +282,8 @@ def test_a_repeating_form_is_anticipated_on_the_downbeat(session):
 
 def test_chords_sent_on_the_beat_are_answered_in_the_first_chorus(session):
     """A sequencer sends each new chord exactly on its bar's first clock tick, through a
-    progression that never repeats, so the form memory cannot help. Once the first
-    change has shown that chords land on the beat, the note on each later downbeat
+    progression that never repeats, so the form memory cannot help. Once two changes
+    have shown that chords land on the beat, the note on each later downbeat
     waits `change_grace_ms` for the chord and must fit it, and sounds within that
     grace (plus JACK's period) of the beat."""
     s = session(tempo={"source": "clock", "swing": 0.5}, style=EIGHTHS_ONLY)
@@ -296,7 +296,7 @@ def test_chords_sent_on_the_beat_are_answered_in_the_first_chorus(session):
     assert s.stop() == 0
     notes = assert_no_hanging(s.rec.snapshot())
     misfits = []
-    for t, symbol in changes[2:]:              # [0] starts, [1] shows changes land on beats
+    for t, symbol in changes[3:]:              # [0] starts, [1] and [2] show changes land on beats
         downbeat = [n for n in notes if t - 0.003 <= n[0] < t + 0.1]
         assert downbeat, (t, symbol, notes)
         assert downbeat[0][0] - t < 0.008 + 0.004, (symbol, downbeat[0][0] - t)
@@ -409,7 +409,9 @@ def test_keyboard_and_synth_unplugged_and_back(session):
 
 
 def test_garbage_input_keeps_time_and_logs_once_per_kind(session):
-    s = session(tempo={"bpm": 120, "swing": 0.6})
+    # garbage note events are chord changes at random times; some land on beats, and
+    # the grace wait they may switch on (tested above) is not what this test measures
+    s = session(tempo={"bpm": 120, "swing": 0.6}, improviser={"change_grace_ms": 0})
     s.kb.chord(DM7)
     t0 = time.monotonic()
     junk = [[0x80, 99, 0], [0x90, 200 & 0x7F, 0], [0xF4], [0xF7], [0x85, 60, 0],
