@@ -131,6 +131,9 @@ class Improviser(threading.Thread):
             tick, value = self.plan[0]
             beat = swung_beats(tick, swing)
             onset = clock.time_of(beat) - early
+            earliest = onset - max(ahead, GRACE_LEAD)
+            if earliest > now:                     # not due yet, grace or not
+                return min(earliest - now, MAX_WAIT)
             ahead_chord = None
             if imp["anticipate_changes"]:
                 ahead_chord = self.listener.anticipate(beat, self.listener.binding_chord())
