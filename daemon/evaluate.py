@@ -12,7 +12,7 @@ import math
 
 from daemon import config as config_mod
 from daemon.errors import EX_UNAVAILABLE, UserError
-from grammar.evaluate import BARS, annotate, band, check, evaluate, format_value
+from grammar.evaluate import annotate, band, check, evaluate, format_value
 
 KIND_COLOURS = {"C": "#2a7f3f", "S": "#2f6db5", "A": "#e08a1e", "X": "#c8322f", "-": "#888888"}
 

@@ -15,7 +15,6 @@ import sys
 
 from daemon import config as config_mod
 from daemon.errors import EX_UNAVAILABLE, EX_USAGE, UserError
-from grammar.pitch import TPQ
 from grammar.swing import swung_beats
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",

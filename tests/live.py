@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-from conftest import Keyboard, Recorder, unique, write_config
+from conftest import Keyboard, Recorder, pair_notes, unique, write_config
 from grammar.swing import swung_beats, unswung_ticks
 
 GRID_TOL = 0.008          # s, see the module docstring
@@ -88,7 +88,10 @@ class Live:
         midi_cfg = {"backend": "jack", "input": f"virtual:{self.name}-in",
                     "output": f"virtual:{self.name}-out", "reconnect_interval_s": 0.2}
         midi_cfg.update(midi or {})
-        sections.setdefault("improviser", {}).setdefault("seed", 7)
+        imp = sections.setdefault("improviser", {})
+        imp.setdefault("seed", 7)
+        if os.environ.get("JAZZD_TEST_MODEL"):        # try another model directory
+            imp.setdefault("model", os.environ["JAZZD_TEST_MODEL"])
         self.config = write_config(tmp_path / f"{self.name}.yaml", midi=midi_cfg, **sections)
         self.daemon = run_daemon(self.config, *extra_args, env=env)
         self.kb = self.rec = None
@@ -126,6 +129,14 @@ class Live:
     def heard(self):
         """What the two ears heard, merged: the record for note balance."""
         return merge_heard(self.rec.snapshot(), self.rec2.snapshot())
+
+    def events(self):
+        """What the two ears heard, merged, with arrival times: [(time, message)]."""
+        return merge_events(self.rec.snapshot(), self.rec2.snapshot())
+
+    def notes(self):
+        """[(on time, off time or None, pitch, velocity)] of what the two ears heard."""
+        return pair_notes(self.events())
 
     def close(self):
         for m in self.masters:
@@ -324,7 +335,12 @@ def assert_on_master_grid(master, times, what, division=2, **tol):
 
 
 def merge_heard(a, b, tol=0.01, eps=0.003):
-    """Two ears' recordings [(time, message)] merged into one message sequence.
+    """Two ears' recordings merged into one message sequence (see `merge_events`)."""
+    return [m for _, m in merge_events(a, b, tol, eps)]
+
+
+def merge_events(a, b, tol=0.01, eps=0.003):
+    """Two ears' recordings [(time, message)] merged into one [(time, message)].
 
     An event of `b` is the same as one of `a` if the message is equal and the times
     are within `tol` (the daemon's notes are at least 30 ms apart, the ears' clocks
@@ -356,12 +372,12 @@ def merge_heard(a, b, tol=0.01, eps=0.003):
         while pos < len(a) and (a[pos][0] < tb - eps or (
                 on and a[pos][0] <= tb + eps and _is_off(a[pos][1]))):
             pos += 1
-        before.setdefault(pos, []).append(tuple(mb))
+        before.setdefault(pos, []).append((tb, tuple(mb)))
         last = pos - 1
     out = []
-    for ai, (_, ma) in enumerate(a):
+    for ai, (ta, ma) in enumerate(a):
         out.extend(before.get(ai, ()))
-        out.append(tuple(ma))
+        out.append((ta, tuple(ma)))
     out.extend(before.get(len(a), ()))
     return out
 

@@ -5,8 +5,6 @@ model, loaded by the real loader), so they do not depend on what the shipped mod
 learned; the last ones use the shipped default model.
 """
 
-import copy
-import random
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ from daemon.model import DEFAULT_DIR, load_model, save_model
 from daemon.performer import Performer, load_performer
 from grammar import features
 from grammar.chords import NO_CHORD, parse_symbol
-from grammar.pitch import TPQ
 from grammar.values import Value, classify, format_value
 
 C7, F7, DM7, G7 = (parse_symbol(s) for s in ("C7", "F7", "Dm7", "G7"))
