@@ -394,30 +394,23 @@ def section_grammar(ctx):
         base = run_worker("daemon.bench.music21_worker", nb_u, nb_r, timeout=600)
     except NotMeasured as e:
         base_reason = str(e)
-    try:
-        figs.append(Figure("grammar.unparse", "unparse one value (realize)", "ms",
-                           ms(bench_unparse(n)), baseline="grammar.unparse_m21",
-                           bar=UNPARSE_BAR))
-    except ImportError as e:
-        figs.append(missing("grammar.unparse", "unparse one value (realize)",
-                            f"grammar.unparse is not importable ({e})", UNPARSE_BAR))
-    figs.append(Figure("grammar.unparse_m21", "unparse, music21 scale.derive per call "
-                       "(the seeds' way)", "ms", ms(base["unparse_s"]), role="baseline",
-                       short="music21 derive")
-                if base else missing("grammar.unparse_m21", "unparse, music21 baseline",
-                                     base_reason))
-    try:
-        figs.append(Figure("grammar.recognize", "recognize one voicing", "ms",
-                           ms(bench_recognize(n)), baseline="grammar.recognize_m21",
-                           bar=RECOGNIZE_BAR))
-    except ImportError as e:
-        figs.append(missing("grammar.recognize", "recognize one voicing",
-                            f"grammar.recognize is not importable ({e})", RECOGNIZE_BAR))
-    figs.append(Figure("grammar.recognize_m21", "recognize, music21 chord.Chord root + "
-                       "commonName", "ms", ms(base["recognize_s"]), role="baseline",
-                       short="music21 Chord")
-                if base else missing("grammar.recognize_m21", "recognize, music21 baseline",
-                                     base_reason))
+    for key, title, bench, bar, base_key, base_title, short in (
+            ("unparse", "unparse one value (realize)", bench_unparse, UNPARSE_BAR,
+             "unparse_s", "unparse, music21 scale.derive per call (the seeds' way)",
+             "music21 derive"),
+            ("recognize", "recognize one voicing", bench_recognize, RECOGNIZE_BAR,
+             "recognize_s", "recognize, music21 chord.Chord root + commonName",
+             "music21 Chord")):
+        try:
+            figs.append(Figure(f"grammar.{key}", title, "ms", ms(bench(n)),
+                               baseline=f"grammar.{key}_m21", bar=bar))
+        except ImportError as e:
+            figs.append(missing(f"grammar.{key}", title,
+                                f"grammar.{key} is not importable ({e})", bar))
+        figs.append(Figure(f"grammar.{key}_m21", base_title, "ms", ms(base[base_key]),
+                           role="baseline", short=short)
+                    if base else missing(f"grammar.{key}_m21", f"{key}, music21 baseline",
+                                         base_reason))
     return figs
 
 

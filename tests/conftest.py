@@ -158,6 +158,21 @@ def pair_notes(events):
 
 # -- the daemon as a subprocess ---------------------------------------------------------
 
+def save_random_model(directory, tokens, seed, meta, embed=8, units=16):
+    """A model directory with random weights over `tokens`: what a test needs when it
+    must know which values the daemon can play (the real LSTM code runs it)."""
+    import numpy as np
+
+    from daemon.model import save_model
+    V, E, U = len(tokens), embed, units
+    r = np.random.default_rng(seed)
+    w = {"embedding": r.normal(0, .5, (V, E)), "lstm_kernel": r.normal(0, .5, (E, 4 * U)),
+         "lstm_recurrent": r.normal(0, .5, (U, 4 * U)), "lstm_bias": np.zeros(4 * U),
+         "dense_kernel": r.normal(0, .5, (U, V)), "dense_bias": np.zeros(V)}
+    save_model(directory, w, tokens, meta)
+    return str(directory)
+
+
 def write_config(path, **sections):
     """A config file with `sections` ({"midi": {...}, ...}) over nothing (defaults)."""
     path.write_text(yaml.safe_dump(sections, sort_keys=False))

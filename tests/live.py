@@ -29,12 +29,17 @@ import time
 
 import pytest
 
-from conftest import Keyboard, Recorder, pair_notes, unique, write_config
+from conftest import Keyboard, Recorder, pair_notes, save_random_model, unique, write_config
 from grammar.swing import swung_beats, unswung_ticks
 
 GRID_TOL = 0.008          # s, see the module docstring
 OUTLIER_TOL = 0.016       # s, an onset delayed by an xrun
 OUTLIER_SHARE = 0.1       # at most this share of onsets beyond GRID_TOL
+# From a chord sent to the first onset that must answer it: JACK's period (1.3 ms), the
+# dispatcher's poll (1 ms) and its wait while a note is sent (up to 2 ms), the binding
+# lead (realize_ahead_ms, 5 ms), and room for a loaded machine (CI saw a note 12+ ms
+# after a change still bound to the old chord).
+CHANGE_REACH = 0.025
 
 
 @pytest.fixture(scope="session")
@@ -46,22 +51,13 @@ def steady_model(tmp_path_factory):
     model learned and whatever the style defaults are, so a test can check each onset
     against a known grid and each pitch against the chord it was played over.
     """
-    import numpy as np
-
-    from daemon.model import save_model
     from grammar.values import Value, format_value
     toks = ["<s>"]
     for kind in "CS":
         toks += [format_value(Value(kind, 6, lo, lo + 7)) for lo in (-9, -4, 2)]
         toks.append(format_value(Value(kind, 6)))
-    V, E, U = len(toks), 8, 16
-    r = np.random.default_rng(6)
-    w = dict(embedding=r.normal(0, .5, (V, E)), lstm_kernel=r.normal(0, .5, (E, 4 * U)),
-             lstm_recurrent=r.normal(0, .5, (U, 4 * U)), lstm_bias=np.zeros(4 * U),
-             dense_kernel=r.normal(0, .5, (U, V)), dense_bias=np.zeros(V))
-    d = tmp_path_factory.mktemp("steady-model")
-    save_model(d, w, toks, {"variant": "plain", "corpus": "tests/live.py: eighths only"})
-    return str(d)
+    return save_random_model(tmp_path_factory.mktemp("steady-model"), toks, seed=6,
+                             meta={"variant": "plain", "corpus": "tests/live.py: eighths only"})
 
 
 DM7 = [50, 53, 57, 60]

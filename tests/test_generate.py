@@ -14,7 +14,8 @@ import pytest
 from daemon import config
 from daemon.generate import chord_track, generate, play, read_chart, voicing
 from daemon.midi_file import read_info, read_notes
-from daemon.model import load_model, save_model
+from conftest import save_random_model
+from daemon.model import load_model
 from daemon.performer import Performer
 from grammar.chords import parse_symbol
 from grammar.evaluate import evaluate
@@ -34,14 +35,8 @@ def model_dir(tmp_path_factory):
             toks += [format_value(Value(kind, ticks, lo, lo + 6)) for lo in (-7, -3, 1)]
             toks.append(format_value(Value(kind, ticks)))
     toks += [format_value(Value("R", t)) for t in (6, 12, 24)]
-    V, E, U = len(toks), 8, 16
-    r = np.random.default_rng(1)
-    w = dict(embedding=r.normal(0, .5, (V, E)), lstm_kernel=r.normal(0, .5, (E, 4 * U)),
-             lstm_recurrent=r.normal(0, .5, (U, 4 * U)), lstm_bias=np.zeros(4 * U),
-             dense_kernel=r.normal(0, .5, (U, V)), dense_bias=np.zeros(V))
-    d = tmp_path_factory.mktemp("model")
-    save_model(d, w, toks, {"variant": "plain"})
-    return str(d)
+    return save_random_model(tmp_path_factory.mktemp("model"), toks, seed=1,
+                             meta={"variant": "plain"})
 
 
 def jazzd(*args, env=None):

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import Keyboard, Recorder, pair_notes, unique, write_config
-from live import Live, merge_events
+from live import CHANGE_REACH, live, merge_events, steady_model  # noqa: F401 - fixtures
 from grammar.chords import parse_symbol
 from grammar.swing import swung_beats, unswung_ticks
 
@@ -31,19 +31,11 @@ EIGHTHS_ONLY = {"duration_weights": {d: (1 if d == "1/2" else 0) for d in
 
 
 @pytest.fixture
-def session(run_daemon, tmp_path, jack_server):
-    made = []
+def session(live):
+    """`session(**config sections)`: a `live.Live` daemon on the shipped model."""
     switch = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)     # the test's own MIDI threads get the GIL promptly
-
-    def make(**kw):
-        s = Live(run_daemon, tmp_path, **kw)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.close()
+    yield lambda **kw: live(steady=False, **kw)
     sys.setswitchinterval(switch)
 
 
@@ -135,11 +127,12 @@ def test_first_note_after_a_chord_change_fits_the_new_chord(session):
     notes = assert_no_hanging(s.events())
     checked = 0
     for (t, symbol), nxt in zip(changes[1:], changes[2:] + [(1e18, None)]):
-        # JACK delivery (1.3 ms) + binding lead (5 ms) + margin: bound after the change
-        after = [n for n in notes if t + 0.012 <= n[0] < nxt[0]]
+        after = [n for n in notes if t + CHANGE_REACH <= n[0] < nxt[0]]
         if after:
             checked += 1
-            assert fits(after[0][2], symbol), (symbol, after[0], s.daemon.output())
+            assert fits(after[0][2], symbol), (symbol, f"{(after[0][0] - t) * 1e3:.1f} ms "
+                                               "after the change", after[0],
+                                               s.daemon.output()[-1500:])
     assert checked >= 4
 
 
