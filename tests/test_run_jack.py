@@ -127,11 +127,17 @@ def test_first_note_after_a_chord_change_fits_the_new_chord(session):
     notes = assert_no_hanging(s.events())
     checked = 0
     for (t, symbol), nxt in zip(changes[1:], changes[2:] + [(1e18, None)]):
-        after = [n for n in notes if t + CHANGE_REACH <= n[0] < nxt[0]]
+        after = [n for n in notes if t <= n[0] < nxt[0]]
+        # A note sounding within CHANGE_REACH of the change may have been bound before
+        # the chord arrived: if it does not fit the new chord, the next note answers it.
+        # (The note that does answer it is C or S: resolve_on_change; the one after
+        # may be an approach tone again.)
+        if after and after[0][0] < t + CHANGE_REACH and not fits(after[0][2], symbol):
+            after = after[1:]
         if after:
             checked += 1
             assert fits(after[0][2], symbol), (symbol, f"{(after[0][0] - t) * 1e3:.1f} ms "
-                                               "after the change", after[0],
+                                               "after the change", after[:2],
                                                s.daemon.output()[-1500:])
     assert checked >= 4
 
