@@ -18,7 +18,11 @@ both the phase (by alpha) and the period (by beta). One tick far off the predict
 is ignored as a hiccup; several in a row (a tempo jump) resynchronise to the raw tick.
 A tick that arrives a whole number of periods late means ticks were lost in transit
 (JACK drops MIDI in an overloaded cycle): they are counted in, so the beat does not
-slip.
+slip. After a longer silence (we were stopped by SIGSTOP, or the machine or the
+transport stalled) the first ticks to arrive may be old ones, held up and delivered
+in a burst, which say nothing about where the master is now: the beat runs on from the
+last good tick until ticks come at the period again, and then the time since that
+tick says how many went by.
 """
 
 import time
@@ -79,6 +83,8 @@ class MidiClock:
     OUTLIERS = 3                        # this many outliers in a row: jump to the tick
     MAX_LOST = 32 * PPQN                # at most this many ticks counted in at once
     LOST_GAP = 3                        # ... and not again within this many ticks
+    STALL = 4.5                         # no tick for this many periods: a stall
+    BURST = 0.25                        # ticks closer than this share of a period: a burst
 
     def __init__(self, fallback_bpm=120.0):
         # (tick index n, estimated time of tick n, tick period, playing)
@@ -89,6 +95,7 @@ class MidiClock:
         self._since_lost = 1 << 30  # ticks since lost ticks were last repaired
         self._repaired = 0
         self._raw = []             # the latest raw tick intervals
+        self._stall = None         # (last good n, its time, ticks since, intervals since)
         self.lost_ticks = 0        # ticks that never arrived, counted in anyway
         self.generation = 0
         self.started = False       # a start/continue (or a plain tick stream) was seen
@@ -116,6 +123,11 @@ class MidiClock:
                 p = self._smooth_period(p, raw)
             self._state = (n, t, p, True)
             self._synced = 1
+            return
+        if self._stall is None and raw is not None and raw > self.STALL * p:
+            self._stall = (n - 1, tn, 0, [])
+        if self._stall is not None:
+            self._through_stall(t, raw, p)
             return
         pred = tn + p
         err = t - pred
@@ -169,6 +181,40 @@ class MidiClock:
         self._synced += 1
         self._state = (n, pred + self.ALPHA * err, p + self.BETA * err, True)
 
+    def _through_stall(self, t, raw, p):
+        """One tick after a stall. The state (the beat) is left to run on from the last
+        good tick until this tick comes a period after the one before, or three ticks
+        agree on a new period (the master changed tempo meanwhile)."""
+        n_good, t_good, count, intervals = self._stall
+        count += 1
+        limit = self.RESYNC * p
+        if raw is not None and abs(raw - p) <= limit:
+            # At the period again: the master is where the time since the last good
+            # tick says (the ticks lost and the ticks held up are all in that time).
+            k = round((t - t_good) / p)
+            missed = k - count
+            if 0 <= missed <= self.MAX_LOST:
+                self.lost_ticks += missed
+            else:
+                k = count
+            self._resume(n_good + k, t, p)
+            return
+        if raw is not None and raw >= self.BURST * p:
+            intervals = (intervals + [raw])[-self.OUTLIERS:]
+            mid = sorted(intervals)[len(intervals) // 2]
+            if len(intervals) == self.OUTLIERS and \
+                    max(intervals) - min(intervals) <= self.RESYNC * mid:
+                self._resume(n_good + count, t, mid)      # a new tempo: counted
+                return
+        self._stall = (n_good, t_good, count, intervals)
+
+    def _resume(self, n, t, p):
+        self._state = (n, t, p, True)
+        self._stall = None
+        self._outliers = 0
+        self._repaired = 0
+        self._since_lost = 1 << 30
+
     @staticmethod
     def _smooth_period(p, raw):
         return p + 0.1 * (raw - p)
@@ -178,6 +224,7 @@ class MidiClock:
         _, _, p, _ = self._state
         self._state = (-1, None, p, True)
         self._synced = 0
+        self._stall = None
         self.started = True
         self.generation += 1
 
@@ -186,6 +233,7 @@ class MidiClock:
         n, tn, p, _ = self._state
         self._state = (n, tn, p, True)
         self._synced = 0
+        self._stall = None
         self.started = True
         self.generation += 1
 
@@ -200,6 +248,7 @@ class MidiClock:
         _, tn, p, playing = self._state
         self._state = (sixteenths * (PPQN // 4) - 1, tn, p, playing)
         self._synced = 0
+        self._stall = None
         self.generation += 1
 
     # -- queries (any thread) --------------------------------------------------------

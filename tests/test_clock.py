@@ -175,3 +175,41 @@ def test_midi_clock_counts_in_the_ticks_of_a_freeze():
         c.on_tick(1.0 + i * p)
     assert c.lost_ticks == 54
     assert c.beat_at(1.0 + 119 * p) == pytest.approx(119 / PPQN, abs=1e-3)
+
+
+def test_midi_clock_old_ticks_in_a_burst_after_a_freeze_do_not_move_the_beat():
+    # Stopped for ~54 ticks; the first to arrive afterwards are three held up from
+    # before the freeze, all at once (JACK in synchronous mode delivers them so), then
+    # the master's ticks at the period. Counted by arrivals, the beat would be 51 ticks
+    # behind; by the 3-outlier rule alone it resynced there (seen in the JACK test).
+    c = MidiClock(120)
+    c.on_start(0.0)
+    p = 60.0 / 120 / PPQN
+    for i in range(40):
+        c.on_tick(1.0 + i * p)
+    burst = 1.0 + 94.48 * p
+    for j in range(3):
+        c.on_tick(burst + j * 1e-4)
+        assert c.beat_at(burst) == pytest.approx(94.48 / PPQN, abs=0.02)  # runs on
+    for i in range(95, 120):
+        c.on_tick(1.0 + i * p)
+    assert c.beat_at(1.0 + 119 * p) == pytest.approx(119 / PPQN, abs=1e-3)
+    assert c.lost_ticks == 119 - 39 - 28        # the ticks that never arrived
+    assert c.bpm == pytest.approx(120, abs=0.5)
+
+
+def test_midi_clock_a_new_tempo_after_a_freeze_is_followed():
+    c = MidiClock(120)
+    c.on_start(0.0)
+    feed(c, 1.0, 120, 40)
+    p = 60.0 / 60 / PPQN
+    t = 4.0                                   # two silent seconds, then 60 bpm
+    for _ in range(8):
+        c.on_tick(t)
+        t += p
+    t -= p
+    assert c.bpm == pytest.approx(60, abs=1)
+    assert c.time_of(c.beat_at(t)) == pytest.approx(t, abs=1e-9)
+    beat = c.beat_at(t)
+    c.on_tick(t + p)
+    assert c.beat_at(t + p) == pytest.approx(beat + 1 / PPQN, abs=1e-3)
