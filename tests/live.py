@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-from conftest import Keyboard, Recorder, pair_notes, save_random_model, unique, write_config
+from conftest import Keyboard, Recorder, pair_notes, unique, write_config
 from grammar.swing import swung_beats, unswung_ticks
 
 GRID_TOL = 0.008          # s, see the module docstring
@@ -42,22 +42,18 @@ OUTLIER_SHARE = 0.1       # at most this share of onsets beyond GRID_TOL
 CHANGE_REACH = 0.025
 
 
-@pytest.fixture(scope="session")
-def steady_model(tmp_path_factory):
-    """A model directory whose every value is an eighth-note chord or scale tone.
+# The shipped model steered by its style controls into a steady line: a note on every
+# eighth (no rests, no other lengths), chord and scale tones only, so a test can check
+# each onset against a known grid and each pitch against the chord it was played over.
+_DURATIONS = ("1/6", "1/4", "1/3", "1/2", "2/3", "3/4", "1", "3/2", "2", "3", "4")
+STEADY_STYLE = {"duration_weights": {d: (1 if d == "1/2" else 0) for d in _DURATIONS},
+                "kind_weights": {"A": 0, "X": 0, "R": 0}, "rest_probability": 0.0}
 
-    Random weights, a fixed vocabulary: with it the daemon plays a note on every eighth
-    (no rests, no other lengths, nothing outside the chord scale), whatever the shipped
-    model learned and whatever the style defaults are, so a test can check each onset
-    against a known grid and each pitch against the chord it was played over.
-    """
-    from grammar.values import Value, format_value
-    toks = ["<s>"]
-    for kind in "CS":
-        toks += [format_value(Value(kind, 6, lo, lo + 7)) for lo in (-9, -4, 2)]
-        toks.append(format_value(Value(kind, 6)))
-    return save_random_model(tmp_path_factory.mktemp("steady-model"), toks, seed=6,
-                             meta={"variant": "plain", "corpus": "tests/live.py: eighths only"})
+
+@pytest.fixture(scope="session")
+def steady_model():
+    """The model of the steady sessions: the shipped default (see STEADY_STYLE)."""
+    return "default"
 
 
 DM7 = [50, 53, 57, 60]
@@ -147,8 +143,9 @@ class Live:
 def live(run_daemon, tmp_path, jack_server, steady_model):
     """`live(**config sections)` starts a `Live` session; all are closed afterwards.
 
-    The model is `steady_model` (a note on every eighth, no grace wait on beats) unless
-    `steady=False` or the improviser section says otherwise.
+    Steady sessions (the default) play the shipped model with STEADY_STYLE (a note on
+    every eighth) and no grace wait on beats, unless `steady=False` or the sections
+    say otherwise.
     """
     made = []
 
@@ -160,6 +157,7 @@ def live(run_daemon, tmp_path, jack_server, steady_model):
             # on-beat notes change_grace_ms for the next change (a musical choice, tested
             # with the JACK tests); the steady line stays on the grid.
             imp.setdefault("change_grace_ms", 0)
+            kw.setdefault("style", STEADY_STYLE)
         s = Live(run_daemon, tmp_path, **kw)
         made.append(s)
         return s

@@ -1,6 +1,7 @@
 """Odd and hostile MIDI into the live daemon, through real JACK ports.
 
-Each test holds a chord on channel 1 so the daemon plays a steady line (live.steady_model:
+Each test holds a chord on channel 1 so the daemon plays a steady line (the shipped model
+with live.STEADY_STYLE:
 eighth notes, no rests, chord and scale tones only; 120 bpm: a note every 250 ms), feeds it one kind
 of bad input, then changes the chord (the probe: is it still listening?) and stops it
 with SIGTERM. Then it asserts:

@@ -28,7 +28,8 @@ from daemon.model import DEFAULT_DIR
 from live import (DM7, assert_balanced_messages,  # noqa: F401
                   assert_clean_exit_log, assert_on_grid, assert_on_master_grid, live,
                   master_grid_errors, merge_heard, onsets,
-                  steady_model, still_sounding, wait_notes, without_dac_override)
+                  STEADY_STYLE, steady_model, still_sounding, wait_notes,
+                  without_dac_override)
 
 EIGHTH = 0.25
 
@@ -247,7 +248,8 @@ def test_logs_to_a_full_disk_keep_playing(tmp_path, jack_server, steady_model):
                        midi={"backend": "jack", "input": f"virtual:{name}-in",
                              "output": f"virtual:{name}-out"},
                        tempo={"bpm": 120, "swing": 0.5}, logging={"level": "debug"},
-                       improviser={"seed": 3, "model": steady_model})
+                       improviser={"seed": 3, "model": steady_model},
+                       style=STEADY_STYLE)
     with open("/dev/full", "w") as full:
         proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(cfg)],
                                 cwd=REPO, stdout=subprocess.PIPE, stderr=full, text=True)
