@@ -10,13 +10,14 @@ Timing tolerance. rtmidi's JACK backend delivers a message at the next JACK peri
 external clock, each tick crosses it once more (master → daemon), so quantisation alone
 is up to 2 × 1.33 = 2.7 ms. On top comes the machine: two busy cores, three Python
 processes (the test, the daemon, jackd) and timestamps taken in Python callbacks,
-which measured 1-4 ms here (the ear now polls rtmidi's queue, see conftest.Recorder). `GRID_TOL` = 8 ms covers both with room, and is still
-small against the grids checked (250 ms eighths at 120 bpm: a random onset lands
-within ±8 ms of the grid 6 % of the time, so a dozen onsets cannot pass by luck).
-JACK also has xruns on a loaded machine (a non-realtime jackd logged "client ... was
-not finished" several times a minute here): a client that misses its period gets its
-messages one or more periods late, or loses them. So a few onsets (at most
-`OUTLIER_SHARE`) may be off by up to `OUTLIER_TOL` = 16 ms; none by more.
+which measured 1-4 ms here (the ear polls rtmidi's queue, see conftest.Recorder).
+`GRID_TOL` = 8 ms covers both with room, and is still small against the grids checked
+(250 ms eighths at 120 bpm: a random onset lands within ±8 ms of the grid 6 % of the
+time, so a dozen onsets cannot pass by luck). JACK also has xruns on a loaded machine
+(a non-realtime jackd logs "client ... was not finished" several times a minute here):
+the test server runs synchronous (conftest.jack_server), so a late client delays the
+cycle rather than losing its MIDI, and a few onsets (at most `OUTLIER_SHARE`) may be
+off by up to `OUTLIER_TOL` = 16 ms; none by more.
 """
 
 import bisect
@@ -63,12 +64,13 @@ FS7 = [42, 46, 49, 52]          # far from Dm7: only E and B of D dorian fit F#7
 class Live:
     """A daemon with virtual ports, a keyboard playing into it and two ears after it.
 
-    Two ears, because an ear can lose a message when its JACK client misses a cycle:
-    the dummy driver here logs thousands of "client ... was not finished" xruns in five
-    minutes, even with a realtime server, and an ear lost a message or two in ten
-    minutes (one run of jackd2's own jack_midi_dump lost 78 of 3500), never both the
-    same ones. So note balance is judged on both merged (`heard`, `merge_heard`): a
-    note-off either ear heard was sent. `rec` gives the timing.
+    Two ears, because on an asynchronous JACK server an ear can lose a message when its
+    client misses a cycle (an ear lost a message or two in ten minutes here; one run of
+    jackd2's own jack_midi_dump lost 78 of 3500), rarely both the same ones. The test
+    server now runs synchronous, which stops that, and the second ear stays as a guard:
+    note balance is judged on both merged (`heard`, `events`), where a note-off either
+    ear heard was sent. `rec` alone gives the timing in the bad-input, fault and soak
+    suites; test_run_jack uses the merged `events`.
 
     `sections` are config sections over the defaults; midi is JACK with unique virtual
     port names unless `midi` overrides them (a non-virtual output is not connected to).
