@@ -3,6 +3,8 @@
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.clock import PPQN, InternalClock, MidiClock, make_clock
 
@@ -138,6 +140,19 @@ def test_midi_clock_counts_a_lost_tick_in():
     assert c.bpm == pytest.approx(120, abs=0.5)
 
 
+def test_midi_clock_a_master_at_half_the_fallback_tempo_is_counted_right():
+    # Until the period is known, a tick "a period late" is a slower master, not a lost
+    # tick: at 60 bpm after a 120 bpm fallback the beat used to come out a tick ahead.
+    c = MidiClock(120)
+    c.on_start(0.0)
+    p = 60.0 / 60 / PPQN
+    for i in range(36):
+        c.on_tick(1.0 + i * p)
+    assert c.lost_ticks == 0
+    assert c.beat_at(1.0 + 35 * p) == pytest.approx(35 / PPQN, abs=1e-3)
+    assert c.bpm == pytest.approx(60, abs=0.5)
+
+
 def test_midi_clock_halving_the_tempo_is_not_lost_ticks():
     c = MidiClock(120)
     c.on_start(0.0)
@@ -213,3 +228,30 @@ def test_midi_clock_a_new_tempo_after_a_freeze_is_followed():
     beat = c.beat_at(t)
     c.on_tick(t + p)
     assert c.beat_at(t + p) == pytest.approx(beat + 1 / PPQN, abs=1e-3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(bpm=st.floats(60, 240), before=st.integers(30, 200), frozen=st.integers(5, 400),
+       held=st.integers(0, 3), lag=st.floats(0.05, 0.95), after=st.integers(8, 60),
+       seed=st.integers(0, 1000))
+def test_midi_clock_finds_the_beat_after_any_freeze(bpm, before, frozen, held, lag, after,
+                                                    seed):
+    """A master ticking steadily (with 0.3 ms jitter); we hear `before` ticks, then
+    nothing for `frozen` ticks but `held` of them, delivered together `lag` of a period
+    before the next tick we hear, then `after` ticks. The beat must come out where the
+    master's is."""
+    rng = random.Random(seed)
+    p = 60.0 / bpm / PPQN
+    c = MidiClock(120)
+    c.on_start(0.0)
+    for i in range(before):
+        c.on_tick(1.0 + i * p + rng.uniform(0, 3e-4))
+    back = before + frozen
+    burst = 1.0 + (back - lag) * p
+    for j in range(held):
+        c.on_tick(burst + j * 5e-5)
+    for i in range(back, back + after):
+        c.on_tick(1.0 + i * p + rng.uniform(0, 3e-4))
+    last = back + after - 1
+    assert c.beat_at(1.0 + last * p) * PPQN == pytest.approx(last, abs=0.5)
+    assert c.bpm == pytest.approx(bpm, rel=0.02)
