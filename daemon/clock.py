@@ -219,9 +219,9 @@ class MidiClock:
 
     def _long_period(self, n, t, p):
         """The period over all the ticks since the last (re)start or resync (arrival
-        times), if they span a beat and agree with `p` to 0.5 %: counting the ticks of a long stall by time
-        needs better than the filter's estimate (160 ticks with the period 0.3 % off
-        come out one tick wrong)."""
+        times), if they span a beat and agree with `p` to 0.5 %. Counting the ticks of
+        a long stall by time needs better than the filter's estimate: 160 ticks with
+        the period 0.3 % off come out one tick wrong."""
         if self._anchor is None:
             return p
         n0, t0 = self._anchor
