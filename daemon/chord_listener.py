@@ -148,6 +148,14 @@ class FormMemory:
         return None
 
 
+    def quiet(self, beat):
+        """True when the form is known and last time round no change came near `beat`:
+        no chord is due to land there, so a note on it need not wait for one."""
+        L = self.form
+        return L is not None and not self._changes_in(beat - L - self.TOL,
+                                                      beat - L + self.TOL)
+
+
 class ChordListener:
     def __init__(self, midi_cfg, seconds_per_beat, recognize=recognize, beat_at=None,
                  beats_per_bar=4):
@@ -292,3 +300,7 @@ class ChordListener:
         if self.fresh and self.fresh != self.chord:
             return None
         return self.form.predict(beat, current)
+
+    def quiet(self, beat):
+        """The form says no change is due at `beat` (see FormMemory.quiet)."""
+        return self.form.quiet(beat)

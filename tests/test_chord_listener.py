@@ -180,6 +180,16 @@ def test_form_memory_predicts_the_change_that_has_not_come_yet():
     assert mem.predict(32.1, parse_symbol("Dm7")) is None
 
 
+def test_form_memory_knows_the_beats_where_no_change_is_due():
+    mem = FormMemory(4)
+    play_form(mem, 1)
+    assert not mem.quiet(18)                       # no form yet: anything may come
+    play_form(mem, 2)
+    assert mem.form == 16
+    assert mem.quiet(34) and mem.quiet(39)         # nothing came at 2 or 7 last time
+    assert not mem.quiet(36) and not mem.quiet(44)  # G7 and A7 land there
+
+
 def test_form_memory_forgets_when_the_changes_stop_repeating_or_restart():
     mem = FormMemory(4)
     play_form(mem, 2)

@@ -231,7 +231,8 @@ def sequence_on_clock(kb, bars, bpm):
 def test_a_repeating_form_is_anticipated_on_the_downbeat(session):
     """A sequencer sends each chord on its bar's first tick, when the note on that beat
     has already been bound (realize_ahead_ms before it). Once the two-bar form has
-    repeated, the note on each downbeat must fit the chord arriving with it."""
+    repeated, the note on each downbeat must fit the chord arriving with it, and no
+    note waits for a chord any more."""
     s = session(tempo={"source": "clock", "swing": 0.5}, style=EIGHTHS_ONLY,
                 logging={"level": "debug"})
     form = [(CMAJ7, "Cmaj7"), (FS7, "F#7")]
@@ -244,6 +245,16 @@ def test_a_repeating_form_is_anticipated_on_the_downbeat(session):
         downbeat = [n for n in notes if t - 0.003 <= n[0] < t + 0.1]
         assert downbeat, (t, symbol, notes)
         assert fits(downbeat[0][2], symbol), (symbol, downbeat[0], s.daemon.output()[-3000:])
+    # With the form known, no note waits change_grace_ms (8 ms) for a chord: the
+    # downbeats are anticipated, and on the other beats no change is due.
+    eighth = 60.0 / 200 / 2
+    errs = []
+    for (t, _), (nxt, _) in zip(changes[5:], changes[6:]):
+        for n in notes:
+            if t - 0.003 <= n[0] < nxt - 0.003:
+                errs.append(n[0] - (t + round((n[0] - t) / eighth) * eighth))
+    assert len(errs) >= 12, (errs, notes)
+    assert max(abs(e) for e in errs) < 0.005, [round(e * 1e3, 1) for e in errs]
 
 
 def test_chords_sent_on_the_beat_are_answered_in_the_first_chorus(session):
