@@ -176,6 +176,7 @@ class ChordListener:
         # sends them? Then the improviser waits a moment on beats for the next one.
         self.changes_on_beat = False
         self._on_beat_run = 0
+        self._change_beats = 0      # bit b: a change has landed on beat b of a bar
         self._pending = None        # time at which the current note set becomes a change
         self._hold_until = None     # time at which a released chord becomes NO_CHORD
         self.configure(midi_cfg)
@@ -272,6 +273,9 @@ class ChordListener:
                             on_beat = -ON_BEAT_EARLY <= lag <= ON_BEAT_LATE
                             self._on_beat_run = self._on_beat_run + 1 if on_beat else 0
                             self.changes_on_beat = self._on_beat_run >= ON_BEAT_RUN
+                            if on_beat:
+                                self._change_beats |= 1 << (round(beat)
+                                                            % self.form.beats_per_bar)
             elif self.chord and self._hold_until is None:
                 self._hold_until = settled + self.hold_beats * self.seconds_per_beat()
         if self._hold_until is not None and now >= self._hold_until:
@@ -304,3 +308,11 @@ class ChordListener:
     def quiet(self, beat):
         """The form says no change is due at `beat` (see FormMemory.quiet)."""
         return self.form.quiet(beat)
+
+    def may_change_on(self, beat):
+        """Could a chord land exactly on `beat` (a whole beat)? Once changes have come
+        on the beat (a sequencer), yes on the beats of the bar where one already has
+        (the downbeat, beat 3 in most tunes); a note on beat 2 of a standard need not
+        wait for a chord that never comes there."""
+        return self.changes_on_beat and bool(
+            self._change_beats >> (round(beat) % self.form.beats_per_bar) & 1)

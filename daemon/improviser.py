@@ -13,8 +13,9 @@ positions follow the clock (with external MIDI clock: the master's bars). The th
    Once chord changes have been seen landing on beats (a sequencer sends each new
    chord exactly on its beat), a note on a beat whose chord the form cannot predict
    waits `change_grace_ms` past the beat before it is bound and played; without the
-   wait the note on that beat would answer the old chord. Once the form is known, a
-   beat where it had no change last time round does not wait.
+   wait the note on that beat would answer the old chord. Only beats of the bar where
+   a change has landed before wait (the downbeat, beat 3 in most tunes), and once the
+   form is known, a beat where it had no change last time round does not wait.
 
 Deadlines are recomputed from the clock at binding time, so a tempo change (SIGHUP,
 or an external clock speeding up) applies to every note not yet bound.
@@ -139,7 +140,7 @@ class Improviser(threading.Thread):
             if imp["anticipate_changes"]:
                 ahead_chord = self.listener.anticipate(beat, self.listener.binding_chord())
             graced = (grace > 0 and tick % TPQ == 0 and ahead_chord is None
-                      and self.listener.changes_on_beat
+                      and self.listener.may_change_on(beat)
                       and not (imp["anticipate_changes"] and self.listener.quiet(beat)))
             bind_at = onset + grace - GRACE_LEAD if graced else onset - ahead
             if bind_at > now:

@@ -31,6 +31,7 @@ import time
 import pytest
 
 from conftest import Keyboard, Recorder, pair_notes, unique, write_config
+from grammar.pitch import pcs_of
 from grammar.swing import swung_beats, unswung_ticks
 
 GRID_TOL = 0.008          # s, see the module docstring
@@ -167,6 +168,39 @@ def live(run_daemon, tmp_path, jack_server, steady_model):
     yield make
     for s in made:
         s.close()
+
+
+# -- a chord chart played on the master's ticks ----------------------------------------
+
+def voicing(chord):
+    """Root in the bass, the chord tones above it: what a left hand would hold."""
+    return [36 + chord.root] + sorted(48 + pc for pc in pcs_of(chord.tones))
+
+
+class ChartPlayer:
+    """Plays the chart's chords on the master's ticks (2 MIDI ticks per grammar tick)."""
+
+    def __init__(self, kb, chart):
+        self.kb = kb
+        self.loop = len(chart.bars) * chart.bar_ticks * 2
+        self.changes = {}
+        for i, bar in enumerate(chart.bars):
+            for tick, chord in bar:
+                self.changes[(i * chart.bar_ticks + tick) * 2] = voicing(chord)
+        self.held = set()
+        self.count = 0
+
+    def on_tick(self, position):
+        notes = self.changes.get(position % self.loop)
+        if notes is None:
+            return
+        new = set(notes)
+        for n in sorted(self.held - new):
+            self.kb.send(0x80, n, 0)
+        for n in sorted(new - self.held):
+            self.kb.send(0x90, n, 80)
+        self.held = new
+        self.count += 1
 
 
 # -- an external MIDI clock master ---------------------------------------------------

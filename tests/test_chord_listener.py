@@ -250,3 +250,19 @@ def test_changes_on_the_beat_are_noticed_and_human_timing_is_not():
     assert change(5.497, [42, 46, 49, 52], [46, 49, 53, 56]) == ("Bbm7", True)  # -3 ms
     assert change(6.06, [46, 49, 53, 56], [48, 52, 55, 59]) == ("Cmaj7", False)  # +60 ms
     assert change(8.002, [48, 52, 55, 59], [42, 46, 49, 52]) == ("F#7", False)  # one alone
+
+
+def test_only_beats_where_changes_have_landed_may_wait_for_one():
+    lst = ChordListener(midi_cfg(debounce_ms=40), seconds_per_beat=lambda: 0.5,
+                        beat_at=lambda t: t * 2)   # 120 bpm from t = 0
+    chords = ([48, 52, 55, 59], [42, 46, 49, 52], [46, 49, 53, 56])
+    held = None
+    for t, notes in zip((2.0, 4.0, 5.0), chords):  # beats 4, 8 (downbeats), 10 (beat 3)
+        if held:
+            release(lst, t, held)
+        play(lst, t, notes)
+        lst.poll(t + 0.05)
+        held = notes
+    assert lst.changes_on_beat
+    assert lst.may_change_on(12) and lst.may_change_on(14)        # beats 1 and 3
+    assert not lst.may_change_on(13) and not lst.may_change_on(15)  # beats 2 and 4

@@ -22,9 +22,9 @@ import pytest
 
 from daemon.config import defaults
 from grammar.chart import parse_chart
-from grammar.pitch import pcs_of
-from live import (assert_balanced_messages, assert_clean_exit_log,  # noqa: F401
-                  assert_errors_small, live, onsets, rss_kb, steady_model)
+from live import (ChartPlayer, assert_balanced_messages,  # noqa: F401
+                  assert_clean_exit_log, assert_errors_small, live, onsets, rss_kb,
+                  steady_model)
 
 pytestmark = [pytest.mark.soak, pytest.mark.jack]
 
@@ -41,37 +41,6 @@ def onsets_of(messages):
 
 def soak_seconds():
     return float(os.environ.get("JAZZD_SOAK_SECONDS", "120"))
-
-
-def voicing(chord):
-    """Root in the bass, the chord tones above it: what a left hand would hold."""
-    return [36 + chord.root] + sorted(48 + pc for pc in pcs_of(chord.tones))
-
-
-class ChartPlayer:
-    """Plays the chart's chords on the master's ticks (2 MIDI ticks per grammar tick)."""
-
-    def __init__(self, kb, chart):
-        self.kb = kb
-        self.loop = len(chart.bars) * chart.bar_ticks * 2
-        self.changes = {}
-        for i, bar in enumerate(chart.bars):
-            for tick, chord in bar:
-                self.changes[(i * chart.bar_ticks + tick) * 2] = voicing(chord)
-        self.held = set()
-        self.count = 0
-
-    def on_tick(self, position):
-        notes = self.changes.get(position % self.loop)
-        if notes is None:
-            return
-        new = set(notes)
-        for n in sorted(self.held - new):
-            self.kb.send(0x80, n, 0)
-        for n in sorted(new - self.held):
-            self.kb.send(0x90, n, 80)
-        self.held = new
-        self.count += 1
 
 
 def test_soak(live):
