@@ -146,8 +146,7 @@ def test_midi_clock_a_master_at_half_the_fallback_tempo_is_counted_right():
     c = MidiClock(120)
     c.on_start(0.0)
     p = 60.0 / 60 / PPQN
-    for i in range(36):
-        c.on_tick(1.0 + i * p)
+    feed(c, 1.0, 60, 36)
     assert c.lost_ticks == 0
     assert c.beat_at(1.0 + 35 * p) == pytest.approx(35 / PPQN, abs=1e-3)
     assert c.bpm == pytest.approx(60, abs=0.5)
@@ -200,8 +199,7 @@ def test_midi_clock_old_ticks_in_a_burst_after_a_freeze_do_not_move_the_beat():
     c = MidiClock(120)
     c.on_start(0.0)
     p = 60.0 / 120 / PPQN
-    for i in range(40):
-        c.on_tick(1.0 + i * p)
+    feed(c, 1.0, 120, 40)
     burst = 1.0 + 94.48 * p
     for j in range(3):
         c.on_tick(burst + j * 1e-4)
