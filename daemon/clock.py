@@ -83,7 +83,7 @@ class MidiClock:
     OUTLIERS = 3                        # this many outliers in a row: jump to the tick
     MAX_LOST = 32 * PPQN                # at most this many ticks counted in at once
     LOST_GAP = 3                        # ... and not again within this many ticks
-    STALL = 4.5                         # no tick for this many periods: a stall
+    STALL = 1.5                         # no tick for this many periods: a stall
     TRUST = 8                           # ticks in tempo before lateness means lost ticks
     BURST = 0.25                        # ticks closer than this share of a period: a burst
 
