@@ -147,7 +147,6 @@ class FormMemory:
             return chord
         return None
 
-
     def quiet(self, beat):
         """True when the form is known and last time round no change came near `beat`:
         no chord is due to land there, so a note on it need not wait for one."""
