@@ -1,5 +1,10 @@
-"""jazzd's running program: MIDI I/O, clock, scheduler, improviser, CLI, service glue,
-model runtime and training. Pure music logic lives in the sibling package `grammar`."""
+"""jazzd: a real-time MIDI jazz improviser (a stateful LSTM plus a jazz grammar).
+
+This folder is the installed package `jazzd`; its sub-packages are the boxes of the
+pipeline (docs/ARCHITECTURE.md). The pure music logic in the sibling folder
+`grammar/` is installed as `jazzd.grammar` (pyproject.toml maps it), so one import
+name reaches all of it and nothing generic (`daemon`, `grammar`) lands on sys.path.
+"""
 
 import os
 
@@ -8,4 +13,4 @@ import os
 # scheduler for the cores. Set before numpy is first imported; the user's value wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

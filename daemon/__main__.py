@@ -1,7 +1,7 @@
-"""Allow `python -m daemon ...` as a synonym for the `jazzd` console script."""
+"""`python -m jazzd ...`: the same as the `jazzd` console script."""
 
 import sys
 
-from daemon.cli import main
+from jazzd.commands.cli import main
 
 sys.exit(main())

@@ -3,23 +3,23 @@
 The main names are re-exported here; importing `grammar` stays cheap (no music21).
 """
 
-from grammar.pitch import TPQ
-from grammar.chords import NO_CHORD, QUALITIES, Chord, ChordSymbolError, parse_symbol
-# imported eagerly: a lazy attribute would be shadowed by the submodule grammar.recognize.
+from jazzd.grammar.pitch import TPQ
+from jazzd.grammar.chords import NO_CHORD, QUALITIES, Chord, ChordSymbolError, parse_symbol
+# imported eagerly: a lazy attribute would be shadowed by the submodule jazzd.grammar.recognize.
 # Its template table costs a few ms at import, never at the first chord.
-from grammar.recognize import recognize
+from jazzd.grammar.recognize import recognize
 
 __all__ = ["TPQ", "Chord", "NO_CHORD", "QUALITIES", "ChordSymbolError", "parse_symbol",
            "recognize"]
 
 # values, timelines, parse/unparse, clean-up and charts (all cheap to import)
-from grammar.values import (KINDS, Value, classify, format_seed_style,  # noqa: E402
+from jazzd.grammar.values import (KINDS, Value, classify, format_seed_style,  # noqa: E402
                             format_value, parse_value)
-from grammar.timeline import ChordTimeline  # noqa: E402
-from grammar.parse import parse_melody  # noqa: E402
-from grammar.unparse import realize  # noqa: E402
-from grammar.prune import clean, snap_ticks  # noqa: E402
-from grammar.chart import Chart, ChartError, parse_chart  # noqa: E402
+from jazzd.grammar.timeline import ChordTimeline  # noqa: E402
+from jazzd.grammar.parse import parse_melody  # noqa: E402
+from jazzd.grammar.unparse import realize  # noqa: E402
+from jazzd.grammar.prune import clean, snap_ticks  # noqa: E402
+from jazzd.grammar.chart import Chart, ChartError, parse_chart  # noqa: E402
 
 __all__ += ["KINDS", "Value", "classify", "format_value", "format_seed_style", "parse_value",
             "ChordTimeline", "parse_melody", "realize", "clean", "snap_ticks", "Chart",

@@ -19,9 +19,9 @@ The rules:
 
 import re
 
-from grammar.chords import ChordSymbolError, parse_symbol
-from grammar.pitch import TPQ
-from grammar.timeline import ChordTimeline
+from jazzd.grammar.chords import ChordSymbolError, parse_symbol
+from jazzd.grammar.pitch import TPQ
+from jazzd.grammar.timeline import ChordTimeline
 
 _REPEAT_CHORD = ("/", ".")
 _REPEAT_BAR = "%"

@@ -27,8 +27,8 @@ from functools import lru_cache
 from itertools import combinations
 from typing import NamedTuple
 
-from grammar.pitch import CHART_NAMES, FULL, mask_of, pc_from_name, rotate, spell
-from grammar.scales import SCALE_OF, SCALES, dominant_scale
+from jazzd.grammar.pitch import CHART_NAMES, FULL, mask_of, pc_from_name, rotate, spell
+from jazzd.grammar.scales import SCALE_OF, SCALES, dominant_scale
 
 
 class ChordSymbolError(ValueError):
@@ -53,7 +53,7 @@ class Quality(NamedTuple):
     degrees: tuple      # e.g. ("1", "b3", "b5", "b7")
     rel: int            # 12-bit mask of the tones relative to the root
     display: str        # what follows the root in a symbol ("" for maj, "+" for aug)
-    scale: str          # scale name in grammar.scales.SCALES
+    scale: str          # scale name in jazzd.grammar.scales.SCALES
     prior: float        # how common the quality is in charts, 0..1 (recognition ties)
 
 

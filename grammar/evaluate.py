@@ -3,7 +3,7 @@
 A performance is a list of notes `(onset, duration, pitch)` with onset and duration in
 beats *as played* (floats, swung), plus the chord changes `(tick, Chord)` in straight
 ticks from the start. Onsets are put back on the straight grid with
-`grammar.swing.unswung_ticks` before anything is measured, so swing never counts as
+`jazzd.grammar.swing.unswung_ticks` before anything is measured, so swing never counts as
 "off the grid" and chord lookups and inter-onset intervals use musical time.
 
 Every note is classified against the chord sounding at its onset:
@@ -23,8 +23,9 @@ import math
 from collections import Counter
 from typing import NamedTuple
 
-from grammar.pitch import TPQ
-from grammar.swing import unswung_ticks
+from jazzd.grammar.meter import strong_beats
+from jazzd.grammar.pitch import TPQ
+from jazzd.grammar.swing import unswung_ticks
 
 GRID_TOLERANCE = 0.1   # ticks (1/120 beat, 4 ms at 120 bpm): a recorded onset this close to the grid is on it
 OVERLAP_TOLERANCE = 1e-3  # beats: MIDI rounding is not an overlap
@@ -58,14 +59,6 @@ BARS = (
     Bar("off_grid", "onsets off the (swung) grid", None, 0, "0"),
 )
 BAR_BY_NAME = {b.name: b for b in BARS}
-
-
-def strong_beats(beats_per_bar):
-    """Beat indices (0-based) that count as "beats 1 and 3": the downbeat, and the
-    middle of the bar when the bar splits evenly in two halves of two beats or more."""
-    if beats_per_bar >= 4 and beats_per_bar % 2 == 0:
-        return (0, beats_per_bar // 2)
-    return (0,)
 
 
 def entropy(counts):

@@ -16,7 +16,8 @@ The same function runs at training time and in the daemon, so both see identical
 vectors. `condition_into` fills a preallocated buffer for the hot path.
 """
 
-from grammar.pitch import TPQ
+from jazzd.grammar.meter import beat_strength
+from jazzd.grammar.pitch import TPQ
 
 VERSION = 1
 FAMILIES = ("maj", "min", "dom", "half-dim", "dim", "aug", "sus", "none")
@@ -70,18 +71,6 @@ def chord_family(chord):
 
 
 _FAMILY_INDEX = {f: i for i, f in enumerate(FAMILIES)}
-
-
-def beat_strength(bar_tick, beats_per_bar=4):
-    """0 = downbeat, 1 = the bar's other strong beat, 2 = weak."""
-    beat = (bar_tick // TPQ) % beats_per_bar
-    if beat == 0:
-        return 0
-    if beats_per_bar >= 4 and beats_per_bar % 2 == 0 and beat == beats_per_bar // 2:
-        return 1
-    if beats_per_bar in (6, 9, 12) and beat % 3 == 0:
-        return 1
-    return 2
 
 
 def condition_index(bar_tick, chord, beats_per_bar=4):

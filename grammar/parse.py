@@ -28,7 +28,7 @@ import math
 import numbers
 from fractions import Fraction
 
-from grammar.values import Value, classify, window_for_step
+from jazzd.grammar.values import Value, classify, window_for_step
 
 _HALF = Fraction(1, 2)
 

@@ -8,8 +8,8 @@ import math
 import numbers
 from fractions import Fraction
 
-from grammar.pitch import TPQ
-from grammar.values import Value
+from jazzd.grammar.pitch import TPQ
+from jazzd.grammar.values import Value
 
 _HALF = Fraction(1, 2)
 

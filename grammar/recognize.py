@@ -18,7 +18,7 @@ Scoring (lower wins), one simple rule:
 - omitted: 0.15 for each left-out 5th or 9th (the root's cost is in the 1.0 above; a
   rootless voicing's missing 5th is free). Only chords with a 3rd drop their 9th.
 - extra: notes the candidate does not explain; tried only when nothing fits exactly.
-- prior: how common the quality is in charts (grammar.chords.QUALITIES), 0..1.
+- prior: how common the quality is in charts (jazzd.grammar.chords.QUALITIES), 0..1.
 
 So the bass decides between readings of one pitch-class set (C E G A over C is C6,
 over A is Am7), and the quality prior decides between readings with the same bass role
@@ -29,8 +29,8 @@ classes, or a set that nothing explains at a cost up to 2.5 (a cluster), is NO_C
 import operator
 from itertools import combinations
 
-from grammar.chords import NO_CHORD, QUALITIES, Chord, _degree
-from grammar.pitch import rotate
+from jazzd.grammar.chords import NO_CHORD, QUALITIES, Chord, _degree
+from jazzd.grammar.pitch import rotate
 
 # qualities a player's voicing is named with (the rarer generated dominants only parse)
 RECOGNIZABLE = (

@@ -18,7 +18,7 @@ Choices beyond GRAMMAR.md's table (all documented here, in one place):
 - m#5 (minor with raised fifth, the line-cliche chord; "Dmaug"): Aeolian (its #5 is b6).
 """
 
-from grammar.pitch import mask_of
+from jazzd.grammar.pitch import mask_of
 
 SCALES = {
     "ionian": mask_of((0, 2, 4, 5, 7, 9, 11)),

@@ -8,7 +8,7 @@ overlaps notes, and it is exactly invertible, so a recorded performance can be p
 on the straight grid for scoring.
 """
 
-from grammar.pitch import TPQ
+from jazzd.grammar.pitch import TPQ
 
 HALF = TPQ // 2
 

@@ -6,7 +6,7 @@ evaluator once per played note, so `.at` is a bisect over a plain list of ints.
 
 from bisect import bisect_left, bisect_right
 
-from grammar.chords import NO_CHORD, Chord
+from jazzd.grammar.chords import NO_CHORD, Chord
 
 
 class ChordTimeline:

@@ -22,7 +22,7 @@ The rules:
   approach tones cover all 12) falls back X -> A -> S -> C. None if nothing fits.
 """
 
-from grammar.values import kind_mask
+from jazzd.grammar.values import kind_mask
 
 _CHAINS = {"C": ("C",), "S": ("S", "C"), "A": ("A", "S", "C"), "X": ("X", "A", "S", "C")}
 _START_RADIUS = 6  # 13 semitones around the anchor hold every pitch class once

@@ -10,10 +10,13 @@ import re
 from fractions import Fraction
 from typing import NamedTuple
 
-from grammar.pitch import TPQ, interval_name, parse_interval
+from jazzd.grammar.pitch import TPQ, interval_name, parse_interval
 
 KINDS = ("C", "S", "A", "X", "R")
 RESERVED_KINDS = ("L",)  # Impro-Visor's colour tone: allowed by GRAMMAR.md, not produced yet
+# The note lengths, in quarters, that style controls name ("1/3" = an eighth triplet);
+# a value of another length counts as the nearest of them.
+DURATION_KEYS = ("1/6", "1/4", "1/3", "1/2", "2/3", "3/4", "1", "3/2", "2", "3", "4")
 WINDOW_RADIUS = 3        # the training data's window: real step +- a minor third
 
 # How far a decimal duration may sit from the 1/12 grid and still be read:

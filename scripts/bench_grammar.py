@@ -1,6 +1,6 @@
 """Per-call timings of the grammar's live-path functions (issue 2: "a small benchmark").
 
-A thin wrapper: the measurements live in `daemon.bench` (`bench_unparse(n)` and
+A thin wrapper: the measurements live in `jazzd.bench.report` (`bench_unparse(n)` and
 `bench_recognize(n)`, seconds per call), where `jazzd bench --only grammar` also sets
 them against music21 baselines. Run directly, this prints p50/p99 against the
 DESIGN.md bars (unparse <= 0.1 ms, recognition <= 0.05 ms).
@@ -8,7 +8,7 @@ DESIGN.md bars (unparse <= 0.1 ms, recognition <= 0.05 ms).
 
 import sys
 
-from daemon.bench import bench_recognize, bench_unparse, summarize
+from jazzd.bench.report import bench_recognize, bench_unparse, summarize
 
 
 def _report(name, times, bar_ms):

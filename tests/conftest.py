@@ -6,8 +6,6 @@ where they fail.
 """
 
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -17,35 +15,15 @@ import uuid
 import pytest
 import yaml
 
-from daemon import jack_peers
-from daemon.jack_peers import Keyboard, port_index  # noqa: F401 - the tests import them from here
+from jazzd.bench import jack_peers
+from jazzd.bench.jack_peers import Keyboard, port_index  # noqa: F401 - the tests import them from here
+from jazzd.bench.jack_server import NO_REALTIME, REALTIME, JackServer, JackUnavailable
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _require_jack():
     return os.environ.get("JAZZD_REQUIRE_JACK") == "1"
-
-
-def _jack_env(name):
-    return dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
-
-
-def _wait_for_server(name, proc, timeout=10.0):
-    lsp = shutil.which("jack_lsp")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        if lsp:
-            r = subprocess.run([lsp], env=_jack_env(name), capture_output=True, timeout=5)
-            if r.returncode == 0 and b"system:" in r.stdout:
-                return True
-        else:
-            time.sleep(1.0)
-            return True
-        time.sleep(0.05)
-    return False
 
 
 JACK_REPORT = {}      # how the session's JACK server ran, for the terminal summary
@@ -67,13 +45,6 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def jack_server(tmp_path_factory):
     """The name of a running private JACK server; JACK_DEFAULT_SERVER is set to it."""
-    jackd = shutil.which("jackd")
-    if jackd is None:
-        msg = "jackd is not installed (Debian: apt install jackd2)"
-        if _require_jack():
-            pytest.fail(msg + " and JAZZD_REQUIRE_JACK=1")
-        pytest.skip(msg)
-    name = f"jazzd-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     logfile = tmp_path_factory.mktemp("jack") / "jackd.log"
     # Realtime first, where the machine allows it: on a loaded machine a non-realtime
     # server misses cycles, which would make the tests measure the machine rather than
@@ -84,41 +55,21 @@ def jack_server(tmp_path_factory):
     # non-realtime server and one busy core: a note-off the daemon sent was missing for
     # both ears, and a note-on it sent once was heard twice. With -S the server waits
     # for a late client and nothing is lost, only late. JAZZD_JACK_SYNC=0 turns it off.
-    modes = [["--no-realtime"]]
+    modes = [NO_REALTIME]
     if os.environ.get("JAZZD_JACK_REALTIME", "1") != "0":
-        modes.insert(0, ["-R", "-P", "70"])
-    sync = ["-S"] if os.environ.get("JAZZD_JACK_SYNC", "1") != "0" else []
-    for mode in modes:
-        with open(logfile, "ab") as log:
-            proc = subprocess.Popen(
-                [jackd, *mode, *sync, "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"],
-                env=_jack_env(name), stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        if _wait_for_server(name, proc):
-            break
-        proc.kill()
-        proc.wait()
-    else:
-        msg = f"jackd did not start: {logfile.read_text(errors='replace')[-2000:]}"
-        if _require_jack():
-            pytest.fail(msg)
-        pytest.skip(msg)
-    JACK_REPORT.update(mode=" ".join(mode + sync), log=logfile)
-    saved = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = name
+        modes.insert(0, REALTIME)
+    sync = os.environ.get("JAZZD_JACK_SYNC", "1") != "0"
     try:
-        yield name
+        server = JackServer(logfile, prefix="jazzd-test", modes=modes, sync=sync)
+    except JackUnavailable as e:
+        if _require_jack():
+            pytest.fail(f"{e} (JAZZD_REQUIRE_JACK=1)")
+        pytest.skip(str(e))
+    JACK_REPORT.update(mode=server.mode, log=logfile)
+    try:
+        yield server.name
     finally:
-        if saved is None:
-            os.environ.pop("JACK_DEFAULT_SERVER", None)
-        else:
-            os.environ["JACK_DEFAULT_SERVER"] = saved
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.close()
 
 
 def unique(prefix):
@@ -163,7 +114,7 @@ def save_random_model(directory, tokens, seed, meta, embed=8, units=16):
     must know which values the daemon can play (the real LSTM code runs it)."""
     import numpy as np
 
-    from daemon.model import save_model
+    from jazzd.model.store import save_model
     V, E, U = len(tokens), embed, units
     r = np.random.default_rng(seed)
     w = {"embedding": r.normal(0, .5, (V, E)), "lstm_kernel": r.normal(0, .5, (E, 4 * U)),
@@ -187,7 +138,7 @@ class DaemonProc:
         self.lines = []
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon", "run", "--config", str(config_path),
+            [sys.executable, "-m", "jazzd", "run", "--config", str(config_path),
              *extra_args],
             cwd=REPO, env=dict(os.environ, PYTHONFAULTHANDLER="1", **(env or {})),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

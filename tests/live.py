@@ -31,8 +31,9 @@ import time
 import pytest
 
 from conftest import Keyboard, Recorder, pair_notes, unique, write_config
-from grammar.pitch import pcs_of
-from grammar.swing import swung_beats, unswung_ticks
+from jazzd.grammar.pitch import pcs_of
+from jazzd.grammar.values import DURATION_KEYS
+from jazzd.grammar.swing import swung_beats, unswung_ticks
 
 GRID_TOL = 0.008          # s, see the module docstring
 OUTLIER_TOL = 0.016       # s, an onset delayed by an xrun
@@ -47,8 +48,7 @@ CHANGE_REACH = 0.025
 # The shipped model steered by its style controls into a steady line: a note on every
 # eighth (no rests, no other lengths), chord and scale tones only, so a test can check
 # each onset against a known grid and each pitch against the chord it was played over.
-_DURATIONS = ("1/6", "1/4", "1/3", "1/2", "2/3", "3/4", "1", "3/2", "2", "3", "4")
-STEADY_STYLE = {"duration_weights": {d: (1 if d == "1/2" else 0) for d in _DURATIONS},
+STEADY_STYLE = {"duration_weights": {d: (1 if d == "1/2" else 0) for d in DURATION_KEYS},
                 "kind_weights": {"A": 0, "X": 0, "R": 0}, "rest_probability": 0.0}
 
 
@@ -298,7 +298,7 @@ class TickTimeline:
 
     def swung_grid_error(self, t, swing):
         """Seconds from t to the nearest line of the swung 1/12-beat grid (the grid
-        every onset of the daemon sits on, see grammar.swing)."""
+        every onset of the daemon sits on, see jazzd.grammar.swing)."""
         b = self.beat_of(t)
         if b is None:
             return None

@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from daemon import bench
-from daemon.bench_live import onset_errors, stuck_notes
-from daemon.errors import UserError
-from daemon.model import save_model
+from jazzd.bench import report as bench
+from jazzd.bench import suite
+from jazzd.bench.live import onset_errors, stuck_notes
+from jazzd.service.errors import UserError
+from jazzd.model.store import save_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,7 +36,7 @@ def _model(directory, E=8, U=64, seed=0):
 
 
 def _bench(*args, timeout=120):
-    p = subprocess.run([sys.executable, "-m", "daemon", "bench", *args],
+    p = subprocess.run([sys.executable, "-m", "jazzd", "bench", *args],
                        capture_output=True, text=True, timeout=timeout, cwd=REPO)
     assert p.returncode == 0, p.stderr
     return p
@@ -121,16 +122,16 @@ def test_table_names_sections_bars_and_verdict(tmp_path):
 
 def test_unknown_section_is_a_clear_usage_error():
     with pytest.raises(UserError, match="unknown section bogus.*allowed: lstm"):
-        bench.parse_only("lstm,bogus")
-    p = subprocess.run([sys.executable, "-m", "daemon", "bench", "--only", "bogus"],
+        suite.parse_only("lstm,bogus")
+    p = subprocess.run([sys.executable, "-m", "jazzd", "bench", "--only", "bogus"],
                        capture_output=True, text=True, cwd=REPO)
     assert p.returncode == 64 and "unknown section bogus" in p.stderr
     assert "Traceback" not in p.stderr
 
 
 def test_only_offline_expands_in_report_order():
-    assert bench.parse_only("scheduler,offline") == ["lstm", "keras", "grammar", "scheduler"]
-    assert bench.parse_only(None) == list(bench.SECTIONS)
+    assert suite.parse_only("scheduler,offline") == ["lstm", "keras", "grammar", "scheduler"]
+    assert suite.parse_only(None) == list(suite.SECTIONS)
 
 
 def test_percentiles_are_nearest_rank_observations():

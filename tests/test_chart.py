@@ -2,9 +2,9 @@
 
 import pytest
 
-from grammar.chart import Chart, ChartError, parse_chart
-from grammar.chords import NO_CHORD, parse_symbol
-from grammar.timeline import ChordTimeline
+from jazzd.grammar.chart import Chart, ChartError, parse_chart
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.timeline import ChordTimeline
 
 S = parse_symbol
 

@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from daemon.cli import build_parser
-from daemon.chord_cmd import main
+from jazzd.commands.cli import build_parser
+from jazzd.commands.chord import main
 
 
 def jazzd(*argv, stdin=None):
-    return subprocess.run([sys.executable, "-m", "daemon", "chord", *argv], input=stdin,
+    return subprocess.run([sys.executable, "-m", "jazzd", "chord", *argv], input=stdin,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -53,7 +53,7 @@ def test_bad_input_is_one_clear_line(argv, status, message):
 
 
 def run(argv, stdin=""):
-    parser, _ = build_parser()
+    parser = build_parser()
     out = io.StringIO()
     status = main(parser.parse_args(["chord", *argv]), stdin=io.StringIO(stdin), stdout=out)
     return status, out.getvalue()

@@ -2,8 +2,8 @@
 
 import pytest
 
-from daemon.chord_listener import ChordListener, FormMemory
-from grammar.chords import NO_CHORD, parse_symbol
+from jazzd.live.chord_listener import ChordListener, FormMemory
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
 
 C7 = [48, 52, 55, 58]
 DM7 = [50, 53, 57, 60]

@@ -1,4 +1,4 @@
-"""grammar.chords and grammar.scales: symbols, masks, scales, and a real chart collection.
+"""jazzd.grammar.chords and jazzd.grammar.scales: symbols, masks, scales, and a real chart collection.
 
 music21 is the independent oracle where it knows a figure; where it does not (or
 reads it differently from jazz charts, see M21_DIFFERS), the expected notes are
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from grammar import NO_CHORD, QUALITIES, Chord, ChordSymbolError, parse_symbol
-from grammar.pitch import FULL, mask_of, pc_from_name, pcs_of, rotate
-from grammar.scales import SCALES
+from jazzd.grammar import NO_CHORD, QUALITIES, Chord, ChordSymbolError, parse_symbol
+from jazzd.grammar.pitch import FULL, mask_of, pc_from_name, pcs_of, rotate
+from jazzd.grammar.scales import SCALES
 
 DATA = Path(__file__).parent / "data"
 

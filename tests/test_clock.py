@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.clock import PPQN, InternalClock, MidiClock, make_clock
+from jazzd.live.clock import PPQN, InternalClock, MidiClock, make_clock
 
 
 def test_internal_clock_maps_beats_and_times():

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from daemon import config
-from daemon.errors import ConfigError
+from jazzd.service import config
+from jazzd.service.errors import ConfigError
 
 SHIPPED = os.path.join(REPO, "config.yaml")
 
@@ -67,17 +67,17 @@ def test_check_config_and_run_exit_78_on_a_bad_config(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("tempo:\n  swing: 2\n")
     for cmd in (["check-config", str(p)], ["run", "--config", str(p)]):
-        r = subprocess.run([sys.executable, "-m", "daemon", *cmd], cwd=REPO,
+        r = subprocess.run([sys.executable, "-m", "jazzd", *cmd], cwd=REPO,
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 78, r.stderr
         assert "tempo.swing" in r.stderr and "Traceback" not in r.stderr
-    r = subprocess.run([sys.executable, "-m", "daemon", "check-config", SHIPPED], cwd=REPO,
+    r = subprocess.run([sys.executable, "-m", "jazzd", "check-config", SHIPPED], cwd=REPO,
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and "ok" in r.stdout
 
 
 def test_missing_config_file_exits_78(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "daemon", "run", "--config",
+    r = subprocess.run([sys.executable, "-m", "jazzd", "run", "--config",
                         str(tmp_path / "nope.yaml")], cwd=REPO,
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 78

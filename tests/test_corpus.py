@@ -7,10 +7,10 @@ import mido
 import pytest
 from music21 import converter
 
-from grammar import corpus
-from grammar.chords import parse_symbol
-from grammar.corpus import CorpusSpec, build, extract_chorale, extract_file
-from grammar.pitch import TPQ
+from jazzd.train import corpus
+from jazzd.grammar.chords import parse_symbol
+from jazzd.train.corpus import CorpusSpec, build, extract_chorale, extract_file
+from jazzd.grammar.pitch import TPQ
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 METHENY = DATA / "original_metheny.mid"

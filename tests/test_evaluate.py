@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from grammar.chart import parse_chart
-from grammar.chords import NO_CHORD, parse_symbol
-from grammar.evaluate import BARS, band, check, classify_notes, entropy, evaluate
-from grammar.pitch import TPQ
+from jazzd.grammar.chart import parse_chart
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.evaluate import BARS, band, check, classify_notes, entropy, evaluate
+from jazzd.grammar.pitch import TPQ
 
 C7 = parse_symbol("C7")
 F7 = parse_symbol("F7")
@@ -375,8 +375,8 @@ def test_a_generated_solo_scores_clean(tmp_path):
 
 
 def test_piano_roll_without_matplotlib_says_so(tmp_path, monkeypatch):
-    from daemon.errors import UserError
-    from daemon.evaluate import piano_roll
+    from jazzd.service.errors import UserError
+    from jazzd.commands.evaluate import piano_roll
     monkeypatch.setitem(sys.modules, "matplotlib", None)     # as if not installed
     tl = parse_chart(CHART2).timeline(2)
     with pytest.raises(UserError, match="matplotlib") as e:

@@ -23,8 +23,8 @@ import zipfile
 import pytest
 
 from conftest import REPO, Keyboard, Recorder, unique, write_config
-from daemon.errors import EX_CONFIG, EX_NOINPUT
-from daemon.model import DEFAULT_DIR
+from jazzd.service.errors import EX_CONFIG, EX_NOINPUT
+from jazzd.model.store import DEFAULT_DIR
 from live import (DM7, assert_balanced_messages,  # noqa: F401
                   assert_clean_exit_log, assert_on_grid, assert_on_master_grid, live,
                   master_grid_errors, merge_heard, onsets,
@@ -232,7 +232,7 @@ def test_config_without_read_permission(tmp_path):
     cfg = tmp_path / "secret.yaml"
     cfg.write_text("tempo: {bpm: 100}\n")
     cfg.chmod(0o000)
-    r = subprocess.run([sys.executable, "-m", "daemon", "run", "--config", str(cfg)],
+    r = subprocess.run([sys.executable, "-m", "jazzd", "run", "--config", str(cfg)],
                        cwd=REPO, capture_output=True, text=True, timeout=30,
                        preexec_fn=without_dac_override())
     assert_one_line_error(r.stdout + r.stderr, EX_CONFIG, r.returncode,
@@ -251,7 +251,7 @@ def test_logs_to_a_full_disk_keep_playing(tmp_path, jack_server, steady_model):
                        improviser={"seed": 3, "model": steady_model},
                        style=STEADY_STYLE)
     with open("/dev/full", "w") as full:
-        proc = subprocess.Popen([sys.executable, "-m", "daemon", "run", "--config", str(cfg)],
+        proc = subprocess.Popen([sys.executable, "-m", "jazzd", "run", "--config", str(cfg)],
                                 cwd=REPO, stdout=subprocess.PIPE, stderr=full, text=True)
     kb = rec = rec2 = None
     try:

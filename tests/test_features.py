@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from grammar import features
-from grammar.chords import NO_CHORD, parse_symbol
-from grammar.features import (FAMILIES, WIDTH, beat_strength, chord_family, condition,
+from jazzd.grammar import features
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.meter import beat_strength
+from jazzd.grammar.features import (FAMILIES, WIDTH, chord_family, condition,
                               condition_index, condition_into)
 
 

@@ -11,15 +11,16 @@ import mido
 import numpy as np
 import pytest
 
-from daemon import config
-from daemon.generate import chord_track, generate, play, read_chart, voicing
-from daemon.midi_file import read_info, read_notes
+from jazzd.service import config
+from jazzd.offline.charts import read_chart
+from jazzd.offline.solo import chord_track, generate, play, voicing
+from jazzd.offline.midi_file import read_info, read_notes
 from conftest import save_random_model
-from daemon.model import load_model
-from daemon.performer import Performer
-from grammar.chords import parse_symbol
-from grammar.evaluate import evaluate
-from grammar.values import Value, classify, format_value
+from jazzd.model.store import load_model
+from jazzd.model.performer import Performer
+from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.evaluate import evaluate
+from jazzd.grammar.values import Value, classify, format_value
 
 JAZZD = str(Path(sys.executable).with_name("jazzd"))
 CHARTS = Path(__file__).parent / "charts"
@@ -108,7 +109,7 @@ def test_pitches_are_realised_against_the_chord_at_each_onset(model_dir):
     solo, _, _ = generate(config.validate(cfg), chart, 16, seed=3,
                           model=load_model(model_dir))
     tl = chart.timeline(16)
-    from grammar.swing import unswung_ticks
+    from jazzd.grammar.swing import unswung_ticks
     for o, d, p, v in solo:
         chord = tl.at(round(unswung_ticks(o, 0.6)))
         assert classify(p, chord) == "C", (o, p, chord)
@@ -185,7 +186,7 @@ def test_wav_through_fluidsynth(model_dir, tmp_path):
 def test_wav_without_fluidsynth_says_so(model_dir, tmp_path):
     out, wav = tmp_path / "s.mid", tmp_path / "s.wav"
     env = dict(os.environ, PATH=str(tmp_path))          # nothing to find on PATH
-    r = subprocess.run([sys.executable, "-m", "daemon", "generate", "--chords", "C7 |",
+    r = subprocess.run([sys.executable, "-m", "jazzd", "generate", "--chords", "C7 |",
                         "--bars", "2", "--model", model_dir, "--out", str(out),
                         "--wav", str(wav)], capture_output=True, text=True, env=env,
                        timeout=120)

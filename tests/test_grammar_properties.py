@@ -13,11 +13,11 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grammar.chart import parse_chart
-from grammar.parse import parse_melody
-from grammar.prune import clean, limit_repeats, snap_ticks, split_bars
-from grammar.unparse import realize, realize_line
-from grammar.values import (Value, classify, format_seed_style, format_value,
+from jazzd.grammar.chart import parse_chart
+from jazzd.grammar.parse import parse_melody
+from jazzd.grammar.prune import clean, limit_repeats, snap_ticks, split_bars
+from jazzd.grammar.unparse import realize, realize_line
+from jazzd.grammar.values import (Value, classify, format_seed_style, format_value,
                             kind_mask, parse_value)
 
 SYMBOLS = ["C", "Cm", "Dm7", "G7", "Cmaj7", "F#m7b5", "B7b9", "Bdim7", "Caug", "Ebm6",

@@ -3,7 +3,7 @@
 The daemon runs under external MIDI clock with the shipped model and the default
 config; a chord chart is played into it on the clock's ticks, each chord exactly on its
 beat (as a DAW or a sequencer sends it); the output is recorded through JACK, put on
-the master's own beat grid, and scored by `grammar.evaluate` against the chart. Two
+the master's own beat grid, and scored by `jazzd.grammar.evaluate` against the chart. Two
 choruses of a jazz blues at 160 bpm: the first, before the form is known, and the
 second, where the form memory anticipates every change.
 
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import defaults
-from daemon.generate import read_chart
-from grammar.evaluate import BARS, GRID_TOLERANCE, band, evaluate
-from grammar.pitch import TPQ
+from jazzd.service.config import defaults
+from jazzd.offline.charts import read_chart
+from jazzd.grammar.evaluate import BARS, GRID_TOLERANCE, band, evaluate
+from jazzd.grammar.pitch import TPQ
 from live import GRID_TOL, OUTLIER_SHARE, ChartPlayer, live, steady_model  # noqa: F401
 
 pytestmark = pytest.mark.jack

@@ -1,4 +1,4 @@
-"""daemon.logs: journald prefixes, terminal format, broken streams, the rate limiter."""
+"""jazzd.service.logs: journald prefixes, terminal format, broken streams, the rate limiter."""
 
 import io
 import logging
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from daemon import logs
+from jazzd.service import logs
 
 
 class FakeClock:
@@ -66,7 +66,7 @@ def test_journal_from_the_real_environment(tmp_path):
     code = ("import os, sys\n"
             "st = os.fstat(2)\n"
             "os.environ['JOURNAL_STREAM'] = f'{st.st_dev}:{st.st_ino}'\n"
-            "from daemon import logs\n"
+            "from jazzd.service import logs\n"
             "log = logs.setup('info')\n"
             "log.warning('keyboard unplugged')\n"
             "log.debug('not shown at info')\n")
@@ -145,10 +145,12 @@ def test_broken_pipe_does_not_raise():
             pass
 
 
-def test_stderr_is_looked_up_at_write_time(capsys):
+def test_stderr_is_looked_up_at_write_time(monkeypatch):
     log = logs.setup("info", journal=True)
+    swapped = io.StringIO()                       # stderr replaced after setup
+    monkeypatch.setattr(sys, "stderr", swapped)
     log.info("to whatever stderr is now")
-    assert capsys.readouterr().err == "<6>to whatever stderr is now\n"
+    assert swapped.getvalue() == "<6>to whatever stderr is now\n"
 
 
 # -- RateLimiter -------------------------------------------------------------------

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from daemon.lstm import LSTMRuntime
-from daemon.model import DEFAULT_DIR, Model, load_model
+from jazzd.model.lstm import LSTMRuntime
+from jazzd.model.store import DEFAULT_DIR, Model, load_model
 
 pytest.importorskip("tensorflow")
-from daemon.train import build_keras_model, get_weights  # noqa: E402
+from jazzd.train.keras_model import build_keras_model, get_weights  # noqa: E402
 
 STEPS = 240
 

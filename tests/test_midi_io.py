@@ -8,8 +8,8 @@ import time
 import pytest
 
 from conftest import REPO, Keyboard, Recorder, unique
-from daemon.errors import ConfigError, MidiSystemError
-from daemon.midi_io import (ArrivalTimes, InputPort, OutputPort, find_port, list_ports,
+from jazzd.service.errors import ConfigError, MidiSystemError
+from jazzd.live.midi_io import (ArrivalTimes, InputPort, OutputPort, find_port, list_ports,
                             open_ports, parse_spec)
 
 
@@ -139,7 +139,7 @@ def test_open_ports_from_config_and_list_ports(jack_server):
         ins, outs = list_ports("jack")
         assert f"{b}:out" in ins          # our output is a source others can read
         assert f"{a}:in" in outs          # our input is a destination others can write
-        r = subprocess.run([sys.executable, "-m", "daemon", "ports", "--backend", "jack"],
+        r = subprocess.run([sys.executable, "-m", "jazzd", "ports", "--backend", "jack"],
                            cwd=REPO, capture_output=True, text=True, timeout=20)
         assert r.returncode == 0, r.stderr
         assert f"{a}:in" in r.stdout and f"{b}:out" in r.stdout
@@ -155,7 +155,7 @@ def test_no_jack_server_says_how_to_start_one(monkeypatch):
     msg = str(e.value)
     assert "no JACK server is running" in msg and "jackd" in msg
     assert e.value.status == 69
-    r = subprocess.run([sys.executable, "-m", "daemon", "ports", "--backend", "jack"],
+    r = subprocess.run([sys.executable, "-m", "jazzd", "ports", "--backend", "jack"],
                        cwd=REPO, capture_output=True, text=True, timeout=20,
                        env=dict(os.environ, JACK_DEFAULT_SERVER="no-such-server-x"))
     assert r.returncode == 69

@@ -8,9 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from daemon.errors import ModelError, UserError
-from daemon.lstm import LSTMRuntime, sample
-from daemon.model import ARRAYS, DEFAULT_DIR, load_model, save_model
+from jazzd.service.errors import ModelError, UserError
+from jazzd.grammar.values import Value
+from jazzd.model.lstm import LSTMRuntime
+from jazzd.model.style import Style
+from jazzd.model.store import ARRAYS, DEFAULT_DIR, load_model, save_model
 
 V, E, U, C = 12, 4, 6, 0
 
@@ -174,35 +176,41 @@ def test_copy_of_default_loads_by_path(tmp_path):
 
 
 # ------------------------------------------------------------------ sampling
+# The daemon draws every token through Style.sample (logits + style biases, tempered).
+
+SAMPLE_VALUES = [None, Value("C", 6, -3, 3), Value("S", 6, -3, 3), Value("A", 6, -2, 2),
+                 Value("X", 6, -5, 1)]
+NEUTRAL_STYLE = {"kind_weights": {}, "duration_weights": {},
+                 "strong_beat_chord_weight": 1.0, "rest_probability": None}
+
+
+def _draw(logits, temperature, rng, n, **style):
+    st = Style(SAMPLE_VALUES, dict(NEUTRAL_STYLE, **style))
+    return [st.sample(np.asarray(logits, np.float32), 0, temperature, rng) for _ in range(n)]
+
 
 def test_sample_is_reproducible_and_never_start():
-    logits = np.array([50.0, 1.0, 2.0, 0.5, 1.5], np.float32)   # <s> would win if allowed
-    a = [sample(logits, 1.0, random.Random(7)) for _ in range(3)]
-    r1, r2 = random.Random(3), random.Random(3)
-    s1 = [sample(logits, 1.0, r1) for _ in range(200)]
-    s2 = [sample(logits, 1.0, r2) for _ in range(200)]
-    assert s1 == s2 and len(set(a)) == 1
+    logits = [50.0, 1.0, 2.0, 0.5, 1.5]          # <s> would win if it could be drawn
+    s1 = _draw(logits, 1.0, random.Random(3), 200)
+    s2 = _draw(logits, 1.0, random.Random(3), 200)
+    assert s1 == s2
     assert 0 not in s1 and set(s1) == {1, 2, 3, 4}
 
 
 def test_sample_follows_the_softmax():
-    logits = np.log(np.array([1e-9, 0.1, 0.2, 0.7]))
-    rng = np.random.default_rng(5)
-    counts = np.bincount([sample(logits, 1.0, rng) for _ in range(20000)], minlength=4)
-    np.testing.assert_allclose(counts[1:] / 20000, [0.1, 0.2, 0.7], atol=0.015)
+    logits = np.log([1e-9, 0.1, 0.2, 0.3, 0.4])
+    counts = np.bincount(_draw(logits, 1.0, random.Random(5), 20000), minlength=5)
+    np.testing.assert_allclose(counts[1:] / 20000, [0.1, 0.2, 0.3, 0.4], atol=0.015)
 
 
-def test_temperature_sharpens_and_zero_is_argmax():
-    logits = np.log(np.array([1e-9, 0.3, 0.7]))
-    rng = random.Random(1)
-    cold = sum(sample(logits, 0.2, rng) == 2 for _ in range(2000)) / 2000
-    hot = sum(sample(logits, 5.0, rng) == 2 for _ in range(2000)) / 2000
+def test_temperature_sharpens_and_flattens():
+    logits = np.log([1e-9, 0.3, 0.7, 1e-9, 1e-9])
+    cold = sum(t == 2 for t in _draw(logits, 0.2, random.Random(1), 2000)) / 2000
+    hot = sum(t == 2 for t in _draw(logits, 5.0, random.Random(1), 2000)) / 2000
     assert cold > 0.95 and 0.45 < hot < 0.65
-    assert sample(logits, 0, rng) == 2
 
 
 def test_bias_moves_the_choice():
-    logits = np.zeros(4)
-    bias = np.array([0.0, -np.inf, 0.0, -np.inf])
-    rng = random.Random(2)
-    assert {sample(logits, 1.0, rng, bias) for _ in range(100)} == {2}
+    drawn = set(_draw(np.zeros(5), 1.0, random.Random(2), 100,
+                      kind_weights={"C": 0, "A": 0, "X": 0}))
+    assert drawn == {2}

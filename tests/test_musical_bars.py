@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon import config
-from daemon.generate import generate, read_chart
-from daemon.model import DEFAULT_DIR, load_model
-from grammar.evaluate import BARS, band, check, evaluate, mean_stats
+from jazzd.service import config
+from jazzd.offline.charts import read_chart
+from jazzd.offline.solo import generate
+from jazzd.model.store import DEFAULT_DIR, load_model
+from jazzd.grammar.evaluate import BARS, band, check, evaluate, mean_stats
 
 CHARTS = Path(__file__).parent / "charts"
 TEST_CHARTS = ("blues_f", "rhythm_bb", "autumn_like", "giant_like", "minor_blues_c",

@@ -1,4 +1,4 @@
-"""daemon.notify against real Unix datagram sockets, as systemd would listen on them."""
+"""jazzd.service.notify against real Unix datagram sockets, as systemd would listen on them."""
 
 import logging
 import os
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from daemon.notify import Notifier
+from jazzd.service.notify import Notifier
 
 
 class FakeClock:

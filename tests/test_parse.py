@@ -5,11 +5,11 @@ from fractions import Fraction
 
 import pytest
 
-from grammar.chords import NO_CHORD, parse_symbol
-from grammar.parse import parse_melody
-from grammar.prune import clean, limit_repeats, snap_ticks, split_bars
-from grammar.timeline import ChordTimeline
-from grammar.values import Value
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.parse import parse_melody
+from jazzd.grammar.prune import clean, limit_repeats, snap_ticks, split_bars
+from jazzd.grammar.timeline import ChordTimeline
+from jazzd.grammar.values import Value
 
 CMAJ7 = parse_symbol("Cmaj7")
 DM7 = parse_symbol("Dm7")

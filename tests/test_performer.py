@@ -9,12 +9,12 @@ learned; the last ones use the shipped default model.
 import numpy as np
 import pytest
 
-from daemon import config
-from daemon.model import DEFAULT_DIR, load_model, save_model
-from daemon.performer import Performer, load_performer
-from grammar import features
-from grammar.chords import NO_CHORD, parse_symbol
-from grammar.values import Value, classify, format_value
+from jazzd.service import config
+from jazzd.model.store import DEFAULT_DIR, load_model, save_model
+from jazzd.model.performer import Performer, load_performer
+from jazzd.grammar import features
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.values import Value, classify, format_value
 
 C7, F7, DM7, G7 = (parse_symbol(s) for s in ("C7", "F7", "Dm7", "G7"))
 

@@ -1,8 +1,8 @@
-"""grammar.pitch: names, masks, and music21-compatible interval names."""
+"""jazzd.grammar.pitch: names, masks, and music21-compatible interval names."""
 
 import pytest
 
-from grammar.pitch import (TPQ, interval_name, mask_of, parse_interval, pc_from_name, pc_name,
+from jazzd.grammar.pitch import (TPQ, interval_name, mask_of, parse_interval, pc_from_name, pc_name,
                            pcs_of, rotate, spell)
 
 

@@ -1,4 +1,4 @@
-"""grammar.recognize: MIDI notes -> Chord, checked against music21 as an oracle.
+"""jazzd.grammar.recognize: MIDI notes -> Chord, checked against music21 as an oracle.
 
 How the music21 comparison counts (it is printed when the test runs):
 
@@ -17,8 +17,8 @@ import random
 
 import pytest
 
-from grammar import NO_CHORD, Chord, parse_symbol, recognize
-from grammar.pitch import mask_of
+from jazzd.grammar import NO_CHORD, Chord, parse_symbol, recognize
+from jazzd.grammar.pitch import mask_of
 
 ROOTS = "C C# D E- E F F# G A- A B- B".split()
 M21_QUALITIES = {"maj": "", "m": "m", "dim": "dim", "aug": "+", "6": "6", "m6": "m6",
@@ -187,8 +187,8 @@ def test_every_template_recognises_itself():
     """Each recognisable chord voiced in close root position comes back as itself,
     unless it is a documented twin (6/m7, m6/m7b5, sus2/sus4 voiced from their own root
     are themselves too: the bass decides)."""
-    from grammar.recognize import RECOGNIZABLE
-    from grammar.chords import QUALITIES
+    from jazzd.grammar.recognize import RECOGNIZABLE
+    from jazzd.grammar.chords import QUALITIES
     for quality in RECOGNIZABLE:
         for root in range(12):
             chord = Chord(root, quality)

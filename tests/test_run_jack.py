@@ -15,8 +15,8 @@ import pytest
 
 from conftest import Keyboard, Recorder, pair_notes, unique, write_config
 from live import CHANGE_REACH, live, merge_events, steady_model  # noqa: F401 - fixtures
-from grammar.chords import parse_symbol
-from grammar.swing import swung_beats, unswung_ticks
+from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.swing import swung_beats, unswung_ticks
 
 pytestmark = pytest.mark.jack
 
@@ -477,8 +477,8 @@ def test_live_controls_switch_off_and_on_and_set_temperature(session):
 def test_a_crash_in_the_improviser_silences_everything(jack_server, tmp_path):
     """In-process, with one fault injected: the improviser's performer raises mid-phrase.
     Everything else is real: JACK ports, threads, the scheduler's silence."""
-    from daemon import config
-    from daemon.run import Daemon
+    from jazzd.service import config
+    from jazzd.live.daemon import Daemon
     name = unique("crash")
     cfg = config.defaults()
     cfg["midi"].update(backend="jack", input=f"virtual:{name}-in",

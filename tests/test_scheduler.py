@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from daemon.scheduler import Scheduler
+from jazzd.live.scheduler import Scheduler
 
 
 class Sink:

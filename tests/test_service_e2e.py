@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from daemon.errors import EX_CONFIG
+from jazzd.service.errors import EX_CONFIG
 from tests.conftest import Keyboard, unique, write_config
 
 pytestmark = pytest.mark.jack

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import defaults
-from grammar.chart import parse_chart
+from jazzd.service.config import defaults
+from jazzd.grammar.chart import parse_chart
 from live import (ChartPlayer, assert_balanced_messages,  # noqa: F401
                   assert_clean_exit_log, assert_errors_small, live, onsets, rss_kb,
                   steady_model)

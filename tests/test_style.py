@@ -6,9 +6,9 @@ import random
 import numpy as np
 import pytest
 
-from daemon import config
-from daemon.style import NEG, Style, duration_ticks, nearest_key
-from grammar.values import Value
+from jazzd.service import config
+from jazzd.model.style import NEG, Style, duration_ticks, nearest_key
+from jazzd.grammar.values import DURATION_KEYS, Value
 
 VALUES = [None,
           Value("C", 6, -3, 3), Value("C", 4, -3, 3), Value("C", 12, None, None),
@@ -46,7 +46,7 @@ def test_the_defaults_are_valid_and_not_neutral():
 
 
 def test_duration_keys():
-    keys = [duration_ticks(k) for k in config.DURATIONS]
+    keys = [duration_ticks(k) for k in DURATION_KEYS]
     assert keys == [2, 3, 4, 6, 8, 9, 12, 18, 24, 36, 48]
     assert [nearest_key(t, keys) for t in (1, 2, 5, 7, 10, 15, 30, 54)] == \
         [2, 2, 4, 6, 9, 12, 24, 48]
@@ -54,7 +54,7 @@ def test_duration_keys():
 
 def test_a_full_set_of_duration_weights_covers_every_token():
     odd = VALUES + [Value("C", 1, -3, 3), Value("C", 54, None, None)]
-    cfg = dict(NEUTRAL, duration_weights={d: (1 if d == "1/2" else 0) for d in config.DURATIONS})
+    cfg = dict(NEUTRAL, duration_weights={d: (1 if d == "1/2" else 0) for d in DURATION_KEYS})
     st = Style(odd, cfg)
     p = st.distribution(np.zeros(len(odd)), 0, 1.0)
     assert {odd[i].ticks for i in np.flatnonzero(p)} == {6}

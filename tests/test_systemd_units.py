@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon import errors
-from daemon.cli import build_parser
+from jazzd.service import errors
+from jazzd.commands.cli import build_parser
 
 SYSTEMD_DIR = Path(__file__).resolve().parent.parent / "systemd"
 SYSTEM_UNIT = SYSTEMD_DIR / "jazzd-system.service"
@@ -91,7 +91,7 @@ def test_reload_sends_sighup_to_the_main_process(kind):
 def test_execstart_is_a_valid_jazzd_run_command_line(kind, config):
     argv = shlex.split(value(UNITS[kind], "ExecStart"))
     assert argv[0].endswith("/bin/jazzd")
-    parser, _ = build_parser()
+    parser = build_parser()
     args = parser.parse_args(argv[1:])       # the real CLI accepts exactly this
     assert args.command == "run"
     assert args.config == config

@@ -9,9 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from daemon.model import load_model
-from daemon.train import build_vocab, make_windows, nearest_frequent, split_pieces
-from grammar.values import Value
+from jazzd.model.store import load_model
+from jazzd.train.sequences import make_windows, split_pieces
+from jazzd.train.vocab import build_vocab, nearest_frequent
+from jazzd.grammar.values import Value
 
 
 def test_rare_values_map_to_the_nearest_frequent_of_their_kind():
@@ -43,7 +44,7 @@ def test_windows_cover_every_target_once_in_validation():
 
 
 def test_streams_continue_row_for_row():
-    from daemon.train import make_streams
+    from jazzd.train.sequences import make_streams
     seqs = [(list(range(100 * p + 1, 100 * p + 51)), [(p % 12, 12, 15)] * 50)
             for p in range(8)]                     # 8 pieces of 50 values = 400
     x, c, y, w = make_streams(seqs, 3, 10)         # 3 streams of 13 windows (390 values)
@@ -69,7 +70,7 @@ def test_split_is_by_piece_and_seeded():
 
 
 def test_bad_corpus_is_a_clear_error(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "daemon", "train", "--corpus",
+    out = subprocess.run([sys.executable, "-m", "jazzd", "train", "--corpus",
                           str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 64
@@ -83,7 +84,7 @@ pytest.importorskip("tensorflow")
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("model") / "bach5"
-    out = subprocess.run([sys.executable, "-m", "daemon", "train", "--corpus", "bach",
+    out = subprocess.run([sys.executable, "-m", "jazzd", "train", "--corpus", "bach",
                           "--limit", "5", "--epochs", "3", "--seed", "7", "--jobs", "1",
                           "--units", "32", "--embed", "16", "--out", str(d)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -115,8 +116,8 @@ def test_five_chorale_model_is_loadable_and_complete(trained):
 
 def test_same_seed_same_weights(trained, tmp_path):
     """The CLI run above and this in-process run share nothing but the seed."""
-    from daemon.train import train_pieces
-    from grammar import corpus
+    from jazzd.train.trainer import train_pieces
+    from jazzd.train import corpus
     d, _ = trained
     pieces = [r.piece for r in corpus.build(corpus.bach_paths()[:5], corpus.CorpusSpec(),
                                             jobs=1)]

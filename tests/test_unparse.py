@@ -4,10 +4,10 @@ import random
 
 import pytest
 
-from grammar.chords import NO_CHORD, parse_symbol
-from grammar.timeline import ChordTimeline
-from grammar.unparse import realize, realize_line
-from grammar.values import Value, classify, kind_mask
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.timeline import ChordTimeline
+from jazzd.grammar.unparse import realize, realize_line
+from jazzd.grammar.values import Value, classify, kind_mask
 
 C = parse_symbol("C")
 C7 = parse_symbol("C7")

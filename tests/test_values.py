@@ -2,8 +2,8 @@
 
 import pytest
 
-from grammar.chords import NO_CHORD, parse_symbol
-from grammar.values import (KINDS, Value, classify, format_seed_style, format_value,
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.values import (KINDS, Value, classify, format_seed_style, format_value,
                             format_values, kind_mask, parse_value, parse_values,
                             window_for_step)
 

@@ -1,0 +1,98 @@
+"""A private JACK server with the dummy driver, for the bench's live sections and the
+test suite: one launcher, so both measure the daemon under the same kind of server.
+
+    JACK_NO_AUDIO_RESERVATION=1 jackd [-R -P 70 | --no-realtime] [-S] -n NAME \
+        -d dummy -r 48000 -p 64
+
+Clients reach it with JACK_DEFAULT_SERVER=NAME (`env`, and `os.environ` while it runs).
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+REALTIME = ("-R", "-P", "70")
+NO_REALTIME = ("--no-realtime",)
+
+
+class JackUnavailable(Exception):
+    """jackd is missing or would not start; the text says which, with its log's tail."""
+
+
+class JackServer:
+    """Start `jackd` in the first of `modes` that works (e.g. realtime, where the
+    machine allows it, then not); `sync` adds -S (synchronous mode). `close()` stops it
+    and restores JACK_DEFAULT_SERVER."""
+
+    def __init__(self, logfile, prefix="jazzd", modes=(NO_REALTIME,), sync=False,
+                 period=64):
+        jackd = shutil.which("jackd")
+        if jackd is None:
+            raise JackUnavailable("jackd is not installed (Debian: apt install jackd2)")
+        self.name = f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name,
+                        JACK_NO_AUDIO_RESERVATION="1")
+        self.log = str(logfile)
+        self.proc = None
+        extra = ["-S"] if sync else []
+        for mode in modes:
+            with open(self.log, "ab") as log:
+                self.proc = subprocess.Popen(
+                    [jackd, *mode, *extra, "-n", self.name, "-d", "dummy", "-r", "48000",
+                     "-p", str(period)], env=self.env, stdout=log,
+                    stderr=subprocess.STDOUT, start_new_session=True)
+            if self._wait(10.0):
+                self.mode = " ".join(list(mode) + extra)
+                break
+            self._kill()
+        else:
+            with open(self.log, errors="replace") as f:
+                tail = f.read()[-2000:].strip()
+            raise JackUnavailable(f"jackd did not start: {tail}")
+        self._saved = os.environ.get("JACK_DEFAULT_SERVER")
+        os.environ["JACK_DEFAULT_SERVER"] = self.name      # for this process's clients
+
+    def _wait(self, timeout):
+        lsp = shutil.which("jack_lsp")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            if lsp is None:
+                time.sleep(1.0)
+                return True
+            r = subprocess.run([lsp], env=self.env, capture_output=True, timeout=5)
+            if r.returncode == 0 and b"system:" in r.stdout:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def xruns(self):
+        """Lines in the server's log that tell of a late client or an xrun."""
+        try:
+            with open(self.log, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            return 0
+        return text.count("was not finished") + text.count("XRun")
+
+    def _kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self):
+        if getattr(self, "_saved", 0) != 0:
+            if self._saved is None:
+                os.environ.pop("JACK_DEFAULT_SERVER", None)
+            else:
+                os.environ["JACK_DEFAULT_SERVER"] = self._saved
+            del self._saved
+        self._kill()

@@ -1,0 +1,157 @@
+"""The `jazzd` command line: one subcommand per job, each in its own module of
+`jazzd.commands`.
+
+Subcommand modules are imported only when their command runs, so `jazzd chord` and
+`jazzd run` never pay for TensorFlow or music21. A `UserError` becomes a one-line
+message on stderr and its exit status; anything else is a bug and shows a traceback.
+"""
+
+import argparse
+import importlib
+import sys
+
+from jazzd import __version__
+from jazzd.service.errors import EX_USAGE, UserError
+
+
+def _add_run(sub):
+    p = sub.add_parser("run", help="run the daemon (listen for chords, improvise, play)")
+    p.add_argument("--config", metavar="FILE", help="config file (default: config.yaml "
+                   "in the current directory if present, else built-in defaults)")
+    p.add_argument("--debug-freeze-file", metavar="FILE", help=argparse.SUPPRESS)
+    p.set_defaults(module="run")
+
+
+def _add_ports(sub):
+    p = sub.add_parser("ports", help="list MIDI input and output ports")
+    p.add_argument("--backend", choices=["alsa", "jack"], default="alsa")
+    p.set_defaults(module="ports")
+
+
+def _add_check_config(sub):
+    p = sub.add_parser("check-config", help="validate a config file without starting")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(module="check_config")
+
+
+def _add_chord(sub):
+    p = sub.add_parser("chord", help="name the chord of MIDI note numbers, or spell a symbol")
+    p.add_argument("notes", nargs="*", metavar="NOTE", help="MIDI note numbers 0-127")
+    p.add_argument("--symbol", metavar="FIG",
+                   help="print the notes of a chord symbol as names, bass first, then "
+                        "upward from the root (Bbmaj7 -> 'Bb D F A'; N.C. -> 'N.C.')")
+    p.add_argument("--batch", action="store_true",
+                   help="read one query per line from stdin (note numbers, or "
+                        "'--symbol FIG'), write one answer per line ('error: ...' for a "
+                        "bad one; exit status 65 if any was bad)")
+    p.set_defaults(module="chord")
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train a model directory from a corpus (needs TensorFlow)")
+    p.add_argument("--corpus", default="bach",
+                   help="'bach' (music21's chorales), or a directory or file list of "
+                        "MusicXML/ABC/MIDI files (default: bach)")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many pieces")
+    p.add_argument("--melody", default=None, help="MIDI: melody part index or name")
+    p.add_argument("--harmony", default=None,
+                   help="MIDI: comma-separated harmony part indices or names")
+    p.add_argument("--range", dest="offset_range", default=None, metavar="START:END",
+                   help="MIDI: quarter-note offset range to use")
+    p.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
+    p.add_argument("--epochs", type=int, default=100,
+                   help="at most this many epochs (early stopping ends sooner)")
+    p.add_argument("--units", type=int, default=128, help="LSTM units")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=None, help="corpus extraction processes")
+    p.add_argument("--variant", choices=["both", "plain", "conditioned"], default="both",
+                   help="which model variants to build; 'both' keeps the better one")
+    p.add_argument("--harmony-method", default=None,
+                   choices=["lower-onset", "lower-hold", "all-beat", "all-onset"],
+                   help="how chords are taken from the accompanying parts "
+                        "(default: lower-hold; see docs/MODEL.md)")
+    p.add_argument("--embed", type=int, default=None, help="embedding width (default 64)")
+    p.add_argument("--window", type=int, default=None,
+                   help="training window in values (default 32)")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="dropout while training, 0-0.9 (default 0.3)")
+    p.add_argument("--min-count", type=int, default=None,
+                   help="values seen fewer times map to the nearest frequent one (default 3)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(module="train")
+
+
+def _add_generate(sub):
+    p = sub.add_parser("generate", help="improvise offline over a chord chart into a MIDI file")
+    p.add_argument("--chords", required=True, metavar="CHART",
+                   help='a chart such as "Dm7 G7 | Cmaj7 |", looped to fill --bars')
+    p.add_argument("--bars", type=int, default=None, help="bars to play (default: one chorus)")
+    p.add_argument("--bpm", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", required=True, metavar="FILE.mid")
+    p.add_argument("--swing", type=float, default=None)
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--lowest-note", type=int, default=None)
+    p.add_argument("--highest-note", type=int, default=None)
+    p.add_argument("--model", default=None, help="'default' or a model directory")
+    p.add_argument("--config", metavar="FILE", help="take other settings from this config")
+    p.add_argument("--wav", metavar="FILE.wav", help="also render to WAV with fluidsynth")
+    p.set_defaults(module="generate")
+
+
+def _add_evaluate(sub):
+    p = sub.add_parser("evaluate", help="score a recorded performance against the musical bars")
+    p.add_argument("performance", metavar="PERFORMANCE.mid")
+    p.add_argument("--chords", required=True, metavar="CHART")
+    p.add_argument("--bpm", type=float, default=None,
+                   help="tempo, if the file carries none (default: the file's tempo)")
+    p.add_argument("--swing", type=float, default=None)
+    p.add_argument("--track", default=None, help="solo track index or name")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll (needs matplotlib)")
+    p.add_argument("--beats-per-bar", type=int, default=None)
+    p.add_argument("--lowest-note", type=int, default=None,
+                   help="the register's bottom (default: the config default)")
+    p.add_argument("--highest-note", type=int, default=None)
+    p.add_argument("--strict", action="store_true", help="exit 1 when a bar is missed")
+    p.set_defaults(module="evaluate")
+
+
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="measure the performance figures of DESIGN.md")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions")
+    p.add_argument("--only", default=None, help="comma-separated section names")
+    p.add_argument("--model", default=None, help="'default' or a model directory")
+    p.set_defaults(module="bench")
+
+
+COMMANDS = [_add_run, _add_ports, _add_check_config, _add_chord, _add_train,
+            _add_generate, _add_evaluate, _add_bench]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="jazzd", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"jazzd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)      # each sets `module`: the jazzd.commands module whose main() runs it
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return EX_USAGE
+    try:
+        command = importlib.import_module(f"jazzd.commands.{args.module}")
+        return command.main(args) or 0
+    except UserError as e:
+        print(f"jazzd {args.command}: error: {e}", file=sys.stderr)
+        return e.status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

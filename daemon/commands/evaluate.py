@@ -1,0 +1,99 @@
+"""`jazzd evaluate`: score a recorded performance (a MIDI file) against DESIGN.md's
+musical bars, over the chord chart it was played on.
+
+The statistics are `jazzd.grammar.evaluate`'s; this module reads the file, lines the chart
+up with it (looped to the performance's length), prints the table or JSON, and
+optionally draws a piano roll with the chords under it (matplotlib, the `plot` extra).
+The exit status is 0 whatever the figures; `--strict` makes a failed bar exit 1.
+"""
+
+import json
+import math
+
+from jazzd.service import config as config_mod
+from jazzd.service.errors import UserError
+from jazzd.grammar.evaluate import band, check, evaluate, format_value
+from jazzd.offline.charts import read_chart
+from jazzd.offline.midi_file import open_midi, read_info, read_notes
+from jazzd.offline.piano_roll import piano_roll
+
+def score(notes, chart, swing, low=None, high=None):
+    """Statistics of `notes` [(onset_beats, dur_beats, pitch)] over `chart` looped to
+    cover them; returns (stats, timeline, n_bars)."""
+    bar_beats = chart.beats_per_bar
+    end = max(o + d for o, d, _ in notes)
+    n_bars = max(1, math.ceil(end / bar_beats - 1e-6))
+    timeline = chart.timeline(n_bars)
+    stats = evaluate(notes, timeline, beats_per_bar=bar_beats, swing=swing, low=low,
+                     high=high, span_beats=n_bars * bar_beats)
+    return stats, timeline, n_bars
+
+
+def table(stats):
+    """The bars as a text table: bar, human band, ours, ok."""
+    rows = [("bar", "human p10 / median / p90", "band", "measured", "")]
+    for name, value, bar, ok in check(stats):
+        rows.append((bar.label, bar.human, band(bar), format_value(value),
+                     "ok" if ok else "MISS"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    k = stats["kinds"]
+    lines.append("")
+    lines.append(f"{stats['notes']} notes over {stats['beats']:g} beats; kinds "
+                 + "  ".join(f"{x} {format_value(k[x])}" for x in "CSAX")
+                 + (f"; {stats['unclassified']} notes with no chord"
+                    if stats["unclassified"] else ""))
+    return "\n".join(lines)
+
+
+def main(args):
+    defaults = config_mod.defaults()
+    bpb = getattr(args, "beats_per_bar", None) or defaults["tempo"]["beats_per_bar"]
+    if args.bpm is not None and not 20 <= args.bpm <= 400:
+        raise UserError(f"--bpm {args.bpm:g}: allowed: a number from 20 to 400")
+    if args.swing is not None and not 0.5 <= args.swing <= 0.75:
+        raise UserError(f"--swing {args.swing:g}: allowed: a number from 0.5 to 0.75")
+    chart = read_chart(args.chords, bpb)
+    mid = open_midi(args.performance)
+    notes, bpm, track = read_notes(mid, args.track, args.bpm)
+    info = read_info(mid)
+    swing = args.swing
+    if swing is None:
+        try:
+            swing = float(info["swing"])
+        except (KeyError, ValueError):
+            swing = defaults["tempo"]["swing"]
+    low = getattr(args, "lowest_note", None)
+    high = getattr(args, "highest_note", None)
+    low = defaults["improviser"]["lowest_note"] if low is None else low
+    high = defaults["improviser"]["highest_note"] if high is None else high
+    stats, timeline, n_bars = score(notes, chart, swing, low, high)
+    results = check(stats)
+    if args.json:
+        out = {"file": args.performance, "track": track, "bpm": bpm, "swing": swing,
+               "bars": n_bars, "stats": _jsonable(stats),
+               "checks": [{"bar": name, "value": _jsonable(v), "lo": bar.lo, "hi": bar.hi,
+                           "human": bar.human, "ok": ok} for name, v, bar, ok in results]}
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"{args.performance}: track {track}, {bpm:g} bpm, swing {swing:g}, "
+              f"{n_bars} bars of the chart")
+        print(table(stats))
+    if args.png:
+        piano_roll(args.png, notes, timeline, n_bars, bpb, swing, title=args.performance)
+        if not args.json:
+            print(f"{args.png}: piano roll written")
+    if getattr(args, "strict", False) and not all(ok for *_, ok in results):
+        return 1
+    return 0
+
+
+def _jsonable(x):
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    return x
+
+

@@ -1,0 +1,170 @@
+"""The dispatcher thread: reads the MIDI input and routes every message.
+
+Notes and the sustain pedal go to the chord listener, clock messages to the MIDI
+clock, mapped CCs to the live controls; it also runs the listener's debounce and hold
+timers. It is the only thread that mutates the chord listener, so other threads ask
+it for a reset or a new configuration through its queue (`post_reset`,
+`post_configure`). Bad input is counted and logged, rate-limited; nothing raises.
+
+The input is polled, not called back (see midi_io.InputPort for why): every
+POLL_INTERVAL it drains what rtmidi has queued, with the arrival times rtmidi stamped.
+"""
+
+import logging
+import queue
+import threading
+import time
+
+from jazzd.live.controls import apply_cc
+from jazzd.live.scheduler import try_realtime
+from jazzd.service import logs
+
+log = logging.getLogger("jazzd.run")
+
+POLL_INTERVAL = 0.001        # s between reads of the MIDI input
+# Internal items travel through the queue as tuples (MIDI data are lists).
+_RESET = "reset"
+_CONFIGURE = "configure"
+
+
+class Dispatcher(threading.Thread):
+    """Parses raw MIDI from the input queue and routes it. Never raises on bad input."""
+
+    def __init__(self, daemon):
+        super().__init__(name="jazzd-dispatcher", daemon=True)
+        self.d = daemon
+        self.queue = queue.SimpleQueue()     # internal items from other threads
+        self._halt = threading.Event()
+        midi_log = logging.getLogger("jazzd.midi")
+        self.bad = logs.RateLimiter(midi_log)                      # malformed: a warning
+        self.odd = logs.RateLimiter(midi_log, level=logging.INFO)  # legal, but not for us
+        self.messages = 0
+        self.on_error = None
+
+    def stop(self, timeout=1.0):
+        self._halt.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self):
+        try_realtime(self.d.cfg["midi"]["realtime_priority"])
+        try:
+            self._loop()
+        except BaseException as e:     # noqa: BLE001
+            if self.on_error is not None:
+                self.on_error(e)
+            else:
+                raise
+
+    def _loop(self):
+        q = self.queue
+        listener = self.d.listener
+        mono = time.monotonic
+        sleep = time.sleep
+        while not self._halt.is_set():
+            self.d.scheduler.keep_quiet()
+            now = mono()
+            batch = self.d.inp.drain(now)
+            for t, data in batch:
+                self._safe_handle(t, data)
+            while True:                        # internal items (reset, configure)
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    self._safe_handle(item[0], item[1])
+            next_timer = listener.poll(mono())
+            if len(batch) >= 1024:
+                continue                       # a flood: read on without sleeping
+            wait = POLL_INTERVAL
+            if next_timer is not None:
+                wait = min(wait, max(0.0, next_timer - mono()))
+            sleep(wait)
+
+    def _safe_handle(self, t, data):
+        try:
+            self.handle(t, data)
+        except Exception as e:                 # noqa: BLE001 - odd MIDI never stops us
+            self.bad.warn("dispatch-error", "error handling MIDI %s: %r", _hex(data), e)
+
+    def handle(self, t, data):
+        """Route one message (a list of ints) that arrived at monotonic time `t`."""
+        if data.__class__ is tuple:        # an internal item (see _RESET, _CONFIGURE)
+            self._internal(t, data)
+            return
+        self.messages += 1
+        n = len(data)
+        if n == 0:
+            return
+        st = data[0]
+        if st < 0x80 or (st != 0xF0 and any(b > 0x7F for b in data[1:])):
+            self.bad.warn("bad-bytes", "ignoring malformed MIDI message %s", _hex(data))
+            return
+        d = self.d
+        if st >= 0xF0:
+            if st == 0xF0:
+                self.odd.warn("sysex", "ignoring sysex messages (this one %d bytes): "
+                              "jazzd has no use for them", n)
+                return
+            if st == 0xFE:
+                return                         # active sensing: nothing to do
+            clock = d.clock
+            if clock.source != "clock":
+                return
+            if st == 0xF8:
+                clock.on_tick(t)
+            elif st == 0xFA:
+                clock.on_start(t)
+                log.info("MIDI clock: start")
+            elif st == 0xFB:
+                clock.on_continue(t)
+                log.info("MIDI clock: continue")
+            elif st == 0xFC:
+                clock.on_stop(t)
+                d.scheduler.silence()
+                log.info("MIDI clock: stop")
+            elif st == 0xF2 and n == 3:
+                clock.on_song_position(data[1] | (data[2] << 7), t)
+            return
+        kind = st & 0xF0
+        ch = st & 0x0F
+        listener = d.listener
+        if kind == 0x90 and n == 3:
+            if not listener.note_on(t, ch, data[1], data[2]) and data[2] == 0 \
+                    and listener.counts(ch, data[1]):
+                self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
+                              "(channel %d, note %d)", ch + 1, data[1])
+        elif kind == 0x80 and n == 3:
+            if not listener.note_off(t, ch, data[1]) and listener.counts(ch, data[1]):
+                self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
+                              "(channel %d, note %d)", ch + 1, data[1])
+        elif kind == 0xB0 and n == 3:
+            cc, value = data[1], data[2]
+            if cc == 64:
+                listener.sustain(t, ch, value)
+            self.control(ch, cc, value)
+
+    def post_reset(self):
+        """Forget every held note (the input device went away), on this thread."""
+        self.queue.put((time.monotonic(), (_RESET,)))
+
+    def post_configure(self, midi_cfg):
+        """Apply a reloaded `midi` section to the chord listener, on this thread."""
+        self.queue.put((time.monotonic(), (_CONFIGURE, midi_cfg)))
+
+    def _internal(self, t, item):
+        if item[0] == _RESET:
+            self.d.listener.reset(t)
+        elif item[0] == _CONFIGURE:
+            self.d.listener.configure(item[1])
+
+    def control(self, ch, cc, value):
+        apply_cc(self.d.cfg["controls"], self.d.performer, ch, cc, value)
+
+
+def _hex(data):
+    try:
+        return " ".join(f"{b:02X}" for b in data[:8]) + (" ..." if len(data) > 8 else "")
+    except (TypeError, ValueError):
+        return repr(data)[:40]

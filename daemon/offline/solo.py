@@ -1,0 +1,72 @@
+"""An offline solo over a chord chart: what `jazzd generate` writes.
+
+It runs exactly the daemon's improviser path (`jazzd.model.performer.Performer`): one
+`next_value` per onset with the LSTM state carried across every bar, and each pitch
+realised against the chord at that note's onset. Only the clock differs: here time is
+counted in ticks instead of waited for. Same seed, same chart, same settings: the same
+bytes.
+"""
+
+from jazzd.grammar.swing import swung_beats
+
+
+def play(performer, timeline, n_bars, swing, gate=0.9):
+    """The solo over `n_bars` bars of `timeline` (a ChordTimeline in ticks).
+
+    Returns [(onset_beats, duration_beats, pitch, velocity)], onsets swung. The loop is
+    the daemon's: ask for the value at this onset, realise it against the chord now,
+    advance by its length.
+    """
+    bar_ticks = performer.bar_ticks
+    end = n_bars * bar_ticks
+    notes = []
+    tick = 0
+    while tick < end:
+        bar_tick = tick % bar_ticks
+        chord = timeline.at(tick)
+        value = performer.next_value(bar_tick, chord)
+        pitch = performer.realize(value, chord, bar_tick)
+        if pitch is not None:
+            on = swung_beats(tick, swing)
+            length = swung_beats(tick + value.ticks, swing) - on
+            notes.append((on, gate * length, pitch, performer.velocity(bar_tick)))
+        tick += value.ticks
+    return notes
+
+
+def voicing(chord):
+    """A block voicing: the bass (slash bass or root) in octave 2, the chord tones
+    stacked inside E3..Eb4."""
+    if not chord:
+        return []
+    bass = chord.bass if chord.bass is not None else chord.root
+    notes = [36 + (bass - 36) % 12]
+    notes += sorted(52 + (pc - 52) % 12 for pc in range(12) if chord.tones >> pc & 1)
+    return notes
+
+
+def chord_track(timeline, n_bars, bar_ticks, swing):
+    """[(onset_beats, duration_beats, pitches, velocity)]: each chart entry struck until
+    the next one (a chord restruck in the next bar is struck again)."""
+    end = n_bars * bar_ticks
+    entries = [(t, c) for t, c in timeline if t < end]
+    out = []
+    for i, (t, c) in enumerate(entries):
+        nxt = entries[i + 1][0] if i + 1 < len(entries) else end
+        pitches = voicing(c)
+        if pitches:
+            on = swung_beats(t, swing)
+            out.append((on, swung_beats(nxt, swing) - on - 0.05, pitches, 72))
+    return out
+
+
+def generate(cfg, chart, n_bars, seed=None, model=None):
+    """(solo notes, chord notes, performer) for `n_bars` of `chart` under `cfg`."""
+    from jazzd.model.performer import Performer, load_performer
+    perf = (Performer(model, cfg, seed=seed) if model is not None
+            else load_performer(cfg, seed=seed))
+    timeline = chart.timeline(n_bars)
+    swing = cfg["tempo"]["swing"]
+    solo = play(perf, timeline, n_bars, swing, cfg["improviser"]["gate"])
+    chords = chord_track(timeline, n_bars, chart.bar_ticks, swing)
+    return solo, chords, perf

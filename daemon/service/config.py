@@ -1,0 +1,252 @@
+"""Load and validate config.yaml.
+
+Every key has a default (the `SCHEMA` below, mirrored by the commented `config.yaml`
+at the repository root). Unknown keys are errors. An error names the key, the bad
+value and what is allowed, and exits 78 (EX_CONFIG) so systemd does not restart-loop.
+"""
+
+import copy
+import math
+import os
+
+import yaml
+
+from jazzd.grammar.values import DURATION_KEYS, KINDS, RESERVED_KINDS
+from jazzd.service.errors import ConfigError
+
+
+class _Spec:
+    """One config key: its default and a check that returns the normalised value."""
+
+    def __init__(self, default, check, allowed):
+        self.default = default
+        self.check = check
+        self.allowed = allowed
+
+
+def _number(lo, hi, integer=False, nullable=False):
+    kind = "an integer" if integer else "a number"
+    allowed = f"{kind} from {lo} to {hi}" + (", or null" if nullable else "")
+
+    def check(v):
+        if v is None and nullable:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError
+        if integer and not (isinstance(v, int) or float(v).is_integer()):
+            raise ValueError
+        if not (lo <= v <= hi) or (isinstance(v, float) and math.isnan(v)):
+            raise ValueError
+        return int(v) if integer else float(v)
+
+    return check, allowed
+
+
+def _choice(*options):
+    def check(v):
+        if v not in options:
+            raise ValueError
+        return v
+
+    return check, "one of " + ", ".join(str(o) for o in options)
+
+
+def _text():
+    def check(v):
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError
+        return v
+
+    return check, "a non-empty text"
+
+
+def _channels():
+    def check(v):
+        if v == "all":
+            return "all"
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = [v]
+        if (not isinstance(v, list) or not v
+                or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 16
+                           for c in v)):
+            raise ValueError
+        return sorted(set(v))
+
+    return check, "'all' or a list of MIDI channels 1-16"
+
+
+def _seed():
+    def check(v):
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError
+        return v
+
+    return check, "an integer, or null for a different performance each run"
+
+
+def _weights(keys):
+    def check(v):
+        if not isinstance(v, dict):
+            raise ValueError
+        out = {}
+        for k, w in v.items():
+            k = str(k)
+            if k not in keys or isinstance(w, bool) or not isinstance(w, (int, float)) \
+                    or not (0 <= w <= 100):
+                raise ValueError
+            out[k] = float(w)
+        return out
+
+    return check, f"a mapping from {', '.join(keys)} to weights from 0 to 100"
+
+
+def _auto_or_number(lo, hi):
+    check_number, allowed = _number(lo, hi)
+
+    def check(v):
+        return "auto" if v == "auto" else check_number(v)
+
+    return check, "'auto' or " + allowed
+
+
+def _cc(nullable=True):
+    return _number(0, 127, integer=True, nullable=nullable)
+
+
+def S(default, checker):
+    check, allowed = checker
+    return _Spec(default, check, allowed)
+
+
+
+SCHEMA = {
+    "midi": {
+        "backend": S("alsa", _choice("alsa", "jack")),
+        "input": S("virtual:jazzd-in", _text()),
+        "output": S("virtual:jazzd-out", _text()),
+        "chord_channels": S("all", _channels()),
+        "output_channel": S(1, _number(1, 16, integer=True)),
+        "split_note": S(None, _number(0, 127, integer=True, nullable=True)),
+        "debounce_ms": S(40, _number(0, 1000)),
+        "hold_beats": S(8, _number(0, 64)),
+        "reconnect_interval_s": S(1.0, _number(0.1, 60)),
+        "wait_for_ports": S(False, _choice(True, False)),
+        "realtime_priority": S(20, _number(0, 98, integer=True)),
+        "latency_compensation_ms": S("auto", _auto_or_number(0, 50)),
+    },
+    "tempo": {
+        "source": S("internal", _choice("internal", "clock")),
+        "bpm": S(120, _number(20, 400)),
+        "swing": S(0.6, _number(0.5, 0.75)),
+        "beats_per_bar": S(4, _number(1, 12, integer=True)),
+    },
+    "improviser": {
+        "model": S("default", _text()),
+        "temperature": S(1.0, _number(0.05, 5)),
+        "seed": S(None, _seed()),
+        "lowest_note": S(55, _number(0, 127, integer=True)),
+        "highest_note": S(84, _number(0, 127, integer=True)),
+        "realize_ahead_ms": S(5, _number(0, 100)),
+        "plan_ahead_beats": S(1, _number(0.25, 4)),
+        "velocity_low": S(64, _number(1, 127, integer=True)),
+        "velocity_high": S(100, _number(1, 127, integer=True)),
+        "gate": S(0.9, _number(0.1, 1.0)),
+        "max_repeats": S(2, _number(1, 16, integer=True)),
+        "resolve_on_change": S(True, _choice(True, False)),
+        "anticipate_changes": S(True, _choice(True, False)),
+        "change_grace_ms": S(8, _number(0, 50)),
+    },
+    # Tuned so the shipped model lands inside the musical bars (docs/MUSIC.md).
+    "style": {
+        "kind_weights": S({"A": 1.5, "X": 1.5}, _weights(KINDS + RESERVED_KINDS)),
+        "strong_beat_chord_weight": S(2.0, _number(0, 100)),
+        "duration_weights": S({"1/4": 2.0, "1/3": 3.0, "1/2": 6.0, "3/2": 0.7, "2": 0.4,
+                               "3": 0.2, "4": 0.1}, _weights(DURATION_KEYS)),
+        "rest_probability": S(0.08, _number(0, 1, nullable=True)),
+    },
+    "controls": {
+        "channel": S("all", _channels()),
+        "temperature_cc": S(None, _cc()),
+        "enable_cc": S(None, _cc()),
+        "density_cc": S(None, _cc()),
+    },
+    "logging": {
+        "level": S("info", _choice("debug", "info", "warning", "error")),
+    },
+}
+
+
+def defaults():
+    """The full default configuration as a nested dict."""
+    return {sec: {k: copy.deepcopy(spec.default) for k, spec in keys.items()}
+            for sec, keys in SCHEMA.items()}
+
+
+def validate(data, source="config"):
+    """Check a parsed YAML mapping against SCHEMA; return the full config with defaults."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections "
+                          f"({', '.join(SCHEMA)}), not {type(data).__name__}")
+    cfg = defaults()
+    for sec, values in data.items():
+        if sec not in SCHEMA:
+            raise ConfigError(f"{source}: unknown section '{sec}'; allowed: "
+                              f"{', '.join(SCHEMA)}")
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: section '{sec}' must be a mapping of keys")
+        for key, value in values.items():
+            spec = SCHEMA[sec].get(key)
+            if spec is None:
+                raise ConfigError(f"{source}: unknown key '{sec}.{key}'; allowed: "
+                                  f"{', '.join(SCHEMA[sec])}")
+            try:
+                cfg[sec][key] = spec.check(value)
+            except (ValueError, TypeError):
+                raise ConfigError(f"{source}: bad value for '{sec}.{key}': {value!r}; "
+                                  f"allowed: {spec.allowed}") from None
+    imp = cfg["improviser"]
+    if imp["lowest_note"] + 12 > imp["highest_note"]:
+        raise ConfigError(f"{source}: 'improviser.lowest_note' ({imp['lowest_note']}) must "
+                          f"be at least an octave below 'improviser.highest_note' "
+                          f"({imp['highest_note']})")
+    if imp["velocity_low"] > imp["velocity_high"]:
+        raise ConfigError(f"{source}: 'improviser.velocity_low' ({imp['velocity_low']}) "
+                          f"must not exceed 'improviser.velocity_high' "
+                          f"({imp['velocity_high']})")
+    return cfg
+
+
+def load(path):
+    """Read and validate a YAML config file; a missing or unreadable file is a ConfigError."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {path}: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = getattr(e, "problem", None) or " ".join(str(e).split())
+        raise ConfigError(f"{path}: not valid YAML: {where}{what}") from None
+    return validate(data, source=str(path))
+
+
+def default_path():
+    """The config used when none is named: ./config.yaml if present, else None."""
+    return "config.yaml" if os.path.exists("config.yaml") else None
+
+
+def load_or_default(path):
+    if path is None:
+        path = default_path()
+    return (load(path), path) if path else (defaults(), None)
