@@ -30,6 +30,7 @@ import os
 import random
 import sys
 import time
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from fractions import Fraction
 from typing import NamedTuple
@@ -241,8 +242,8 @@ def read_solo(melody_path, beat_path, name, performer, title, report, rest_gap=R
     raw = []
     for i, r in enumerate(mel):
         line = i + 2
-        bar, beat = _cell(r, "bar", int, melody_path, line), _cell(r, "beat", int, melody_path, line)
-        tatum, div = _cell(r, "tatum", int, melody_path, line), _cell(r, "division", int, melody_path, line)
+        bar, beat, tatum, div = (_cell(r, col, int, melody_path, line)
+                                 for col in ("bar", "beat", "tatum", "division"))
         try:
             pos = position(tatum, div)
         except ValueError as e:
@@ -286,7 +287,9 @@ def read_solo(melody_path, beat_path, name, performer, title, report, rest_gap=R
     q = quantize_onsets([(n["beat"], n["tatum"], n["div"]) for n in raw])
     for n, (tick, rule) in zip(raw, q):
         cnt[f"onsets {rule}"] += 1
-        if tick is not None:
+        if rule in ("exact", "triplet"):
+            report.moves[rule][0] += 1
+        elif tick is not None:
             report.moves[rule][abs(Fraction(tick) - (n["beat"] + n["pos"]) * TPQ)] += 1
         report.divisions[n["div"]][rule] += 1
         n["tick"] = tick
@@ -358,7 +361,9 @@ def read_solo(melody_path, beat_path, name, performer, title, report, rest_gap=R
     for i in range(first_index + 1, n_beats):
         if beat_chorus[i] != beat_chorus[i - 1] and beat_chorus[i] > 0 and i % BEATS_PER_BAR:
             cnt["choruses annotated to start off a downbeat (moved to a bar line)"] += 1
-    in_chorus = sum(1 for n in notes if any(c.start <= n.onset < c.end for c in choruses))
+    starts = [c.start for c in choruses]
+    in_chorus = sum(1 for n in notes
+                    if (k := bisect_right(starts, n.onset) - 1) >= 0 and n.onset < choruses[k].end)
     cnt["notes outside every chorus (pickups, partial last bars)"] += len(notes) - in_chorus
     cnt["choruses"] += len(choruses)
     cnt["bars"] += -(-n_beats // BEATS_PER_BAR)
@@ -378,6 +383,8 @@ def index_entries(root):
 
 def read_index(root):
     """{file stem: (performer, title)} from `solos.csv`."""
+    if not os.path.isdir(root):
+        raise WjazzdError(f"no Weimar Jazz Database at {root}: not a directory")
     path = os.path.join(root, "solos.csv")
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -402,8 +409,6 @@ def read_corpus(root, names=None, rest_gap=REST_GAP_BEATS):
     when the directory or solos.csv cannot be read; a bad solo is skipped and reported.
     """
     t0 = time.perf_counter()
-    if not os.path.isdir(root):
-        raise WjazzdError(f"no Weimar Jazz Database at {root}: not a directory")
     index = read_index(root)
     report = Report()
     cache = {}
@@ -502,8 +507,9 @@ def format_report(solos, report):
     bars = c["ticks from the first onset to the last note's end"] / BAR_TICKS
     out.append(f"rests: {c['rests']} ({c['rests'] / max(1, c['notes kept']):.3f} per note), "
                f"rest share of the played span {c['rest ticks'] / max(1, bars * BAR_TICKS):.3f}")
-    out.append(f"  annotated phrase starts after a rest: {c['annotated phrase starts after a rest']}"
-               f" of {starts} ({c['annotated phrase starts after a rest'] / max(1, starts):.3f})")
+    after = c["annotated phrase starts after a rest"]
+    out.append(f"  annotated phrase starts after a rest: {after} of {starts} "
+               f"({after / max(1, starts):.3f})")
     out.append(f"  rests inside annotated phrases: {c['rests inside annotated phrases']} "
                f"({c['rests inside annotated phrases'] / max(1, c['rests']):.3f} of the rests)")
     out.append(f"  per 8 bars: annotated phrases {8 * c['annotated phrases'] / max(1, bars):.2f}, "
@@ -543,7 +549,8 @@ def rest_table(root, gaps=(0.0, 0.25, 0.5, 0.75, 1.0)):
             "rest share": c["rest ticks"] / (bars * BAR_TICKS),
             "phrase starts after a rest": c["annotated phrase starts after a rest"] / starts,
             "rests inside phrases": c["rests inside annotated phrases"],
-            "share of rests inside phrases": c["rests inside annotated phrases"] / max(1, c["rests"]),
+            "share of rests inside phrases":
+                c["rests inside annotated phrases"] / max(1, c["rests"]),
             "segments per 8 bars": 8 * (c["rests"] + len(solos)) / bars,
             "annotated phrases per 8 bars": 8 * c["annotated phrases"] / bars,
             "silences >= 1.5 beats per 8 bars": 8 * c["silences of 1.5 beats or more"] / bars,
@@ -565,8 +572,9 @@ def main(argv=None):
     try:
         if args.rest_table:
             for gap, row in rest_table(args.root):
-                print(f"rest gap {gap:g} beats: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float)
-                                                             else f"{k} {v}" for k, v in row.items()))
+                cells = (f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                         for k, v in row.items())
+                print(f"rest gap {gap:g} beats: " + ", ".join(cells))
             return 0
         solos, report = read_corpus(args.root, rest_gap=args.rest_gap)
     except UserError as e:

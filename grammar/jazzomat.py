@@ -36,6 +36,7 @@ local beat or more), and `end_tick` puts the end of the sound on the grid.
 
 import math
 import re
+from functools import lru_cache
 from itertools import combinations
 from fractions import Fraction
 from typing import NamedTuple
@@ -138,6 +139,11 @@ def position(tatum, division):
             or not isinstance(tatum, int) or not isinstance(division, int)
             or division < 1 or not 1 <= tatum <= division):
         raise ValueError(f"bad metrical position: tatum {tatum!r} of division {division!r}")
+    return _position(tatum, division)
+
+
+@lru_cache(maxsize=1024)
+def _position(tatum, division):
     return Fraction(tatum - 1, division)
 
 
@@ -188,15 +194,21 @@ def quantize_beat(positions, next_downbeat_free=False, grid=GRID, drop_ticks=DRO
     "exact", "swing" (2/3 -> 6), "triplet" (a swing pattern kept at 2/3 -> 8),
     "tuplet" (moved to the nearest free grid point) or "dropped" (tick None).
     """
-    pos = [Fraction(p) for p in positions]
+    return list(_quantize_beat(tuple(positions), bool(next_downbeat_free), tuple(grid),
+                               drop_ticks, bool(triplets_near)))
+
+
+@lru_cache(maxsize=8192)      # a few hundred patterns make up nearly every beat
+def _quantize_beat(positions, next_downbeat_free, grid, drop_ticks, triplets_near):
+    pos = tuple(Fraction(p) for p in positions)
     if any(not 0 <= p < 1 for p in pos) or any(a >= b for a, b in zip(pos, pos[1:])):
         raise ValueError(f"onset positions in a beat must increase within [0, 1): {positions!r}")
     if pos and set(pos) <= _SWING and pos[-1] == Fraction(2, 3):
         late = (TPQ * 2 // 3, "triplet") if triplets_near else (TPQ // 2, "swing")
-        return [(0, "exact") if p == 0 else late for p in pos]
+        return tuple((0, "exact") if p == 0 else late for p in pos)
     targets = [p * TPQ for p in pos]
     if all(t.denominator == 1 and t in grid for t in targets):
-        return [(int(t), "exact") for t in targets]
+        return tuple((int(t), "exact") for t in targets)
     points = [Fraction(g) for g in grid] + ([Fraction(TPQ)] if next_downbeat_free else [])
     out = []
     for t, got in zip(targets, _assign(targets, points, drop_ticks)):
@@ -204,7 +216,7 @@ def quantize_beat(positions, next_downbeat_free=False, grid=GRID, drop_ticks=DRO
             out.append((None, "dropped"))
         else:
             out.append((int(got), "exact" if got == t else "tuplet"))
-    return out
+    return tuple(out)
 
 
 def quantize_onsets(notes, grid=GRID, drop_ticks=DROP_TICKS):
@@ -226,7 +238,8 @@ def quantize_onsets(notes, grid=GRID, drop_ticks=DROP_TICKS):
     for beat in sorted(beats, reverse=True):
         items = beats[beat]
         near = beat - 1 in triplet_beats or beat + 1 in triplet_beats
-        res = quantize_beat([p for p, _ in items], beat + 1 not in taken, grid, drop_ticks, near)
+        res = _quantize_beat(tuple(p for p, _ in items), beat + 1 not in taken, tuple(grid),
+                             drop_ticks, near)
         for (_, k), (tick, rule) in zip(items, res):
             out[k] = (None if tick is None else beat * TPQ + tick, rule)
             if tick == 0:
