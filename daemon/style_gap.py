@@ -1,0 +1,395 @@
+"""The style gap (DESIGN.md, "Does it sound like jazz?"): how well a classifier tells
+held-out human jazz choruses from generated ones over the same changes.
+
+- Human choruses: the choruses of the held-out players (`daemon.wjazzd.split_performers`,
+  split over solos.csv) with at least `MIN_BARS` bars and `MIN_NOTES` notes.
+- Generated choruses: a generator is any function `(chart, n_bars, seed) -> notes`,
+  notes `(onset_beats, duration_beats, pitch)` on the straight grid from the chart's
+  start, durations up to the next onset unless a rest follows. It plays one chorus
+  over each human chorus's own changes. `shipped_generator()` wraps
+  `daemon.generate.generate` (swing 0.5, default config); `random_generator()` and
+  `arpeggiator()` are the baselines that must score ~1.0.
+- Every chorus becomes `grammar.style_features.vector`. A random forest is
+  cross-validated with stratified group k-fold (group = the human solo a chorus comes
+  from, or was generated over: a solo's choruses are never in train and test), repeated
+  with fresh shuffles; the score is the ROC AUC of the out-of-fold predictions, mean and
+  SD over the repeats. Per feature, the overlapping area of the two distributions
+  (1 = identical), from Gaussian kernel density estimates: with ~100 choruses a side,
+  12-bin histograms of two samples of one distribution overlap only ~0.82 (KDE ~0.91),
+  so histogram noise would hide a gap of the size the goal asks about.
+
+scikit-learn is an optional extra: it is imported when a gap is measured.
+`python -m daemon.style_gap DIR` runs every baseline and the shipped model and prints
+the table; `measure(generator, humans)` measures a new model with one call.
+"""
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from daemon.errors import EX_UNAVAILABLE, UserError
+from grammar import style_features
+from grammar.pitch import TPQ
+
+MIN_BARS = 8          # shorter choruses are fragments (the last bars of a solo)
+MIN_NOTES = 8
+MAX_NO_CHORD = 0.5    # choruses with more beats than this share under N.C. are free playing
+GRID_POINTS = 512     # where the two densities of an overlap are compared
+FOLDS = 5
+REPEATS = 5
+TREES = 200
+LOW, HIGH = 55, 84    # the register of the baselines (the daemon's default)
+
+
+class HumanChorus(NamedTuple):
+    group: str            # the solo's name: choruses of one solo share a fold
+    performer: str
+    chorus_id: int
+    chart: object         # grammar.chart.Chart: the chorus's own changes
+    n_bars: int
+    notes: list           # [(onset_beats, duration_beats, pitch)] as Fractions
+    vector: list          # its features, in the order of style_features.NAMES
+
+
+class Gap(NamedTuple):
+    name: str
+    n_human: int
+    n_other: int
+    auc: float
+    auc_sd: float
+    overlaps: dict        # feature -> overlap
+    seconds: float
+
+    @property
+    def mean_overlap(self):
+        return float(np.mean(list(self.overlaps.values())))
+
+    @property
+    def min_overlap(self):
+        return min(self.overlaps.values())
+
+
+def _beats(ticks):
+    from fractions import Fraction
+    return Fraction(ticks, TPQ)
+
+
+def chorus_vector(notes, chart, n_bars):
+    """The feature vector of notes (beats) over `n_bars` bars of `chart`."""
+    changes = list(chart.timeline(n_bars))
+    return style_features.vector(notes, changes, n_bars * chart.beats_per_bar,
+                                 chart.beats_per_bar)
+
+
+def human_choruses(solos, min_bars=MIN_BARS, min_notes=MIN_NOTES, max_no_chord=MAX_NO_CHORD,
+                   skipped=None):
+    """HumanChorus for every chorus of `solos` (daemon.wjazzd.Solo) long enough, with
+    notes, over changes (not mostly N.C.); `skipped` (a Counter) counts the others."""
+    from collections import Counter
+    skipped = Counter() if skipped is None else skipped
+    out = []
+    for solo in solos:
+        for ch in solo.choruses:
+            if ch.bars < min_bars:
+                skipped[f"shorter than {min_bars} bars"] += 1
+                continue
+            first = ch.start // TPQ
+            beats = solo.beat_chords[first:first + ch.bars * 4]
+            if sum(not c for c in beats) > max_no_chord * len(beats):
+                skipped["mostly N.C. (free playing)"] += 1
+                continue
+            notes = [(_beats(n.onset), _beats(n.duration), n.pitch)
+                     for n in solo.chorus_notes(ch)]
+            if len(notes) < min_notes:
+                skipped[f"fewer than {min_notes} notes"] += 1
+                continue
+            chart = solo.chorus_chart(ch)
+            out.append(HumanChorus(solo.name, solo.performer, ch.id, chart, ch.bars, notes,
+                                   chorus_vector(notes, chart, ch.bars)))
+    return out
+
+
+# ---- generators: (chart, n_bars, seed) -> [(onset_beats, duration_beats, pitch)] ----------
+
+def shipped_generator(cfg=None, model=None):
+    """jazzd's own improviser (`daemon.generate.generate`), straight eighths.
+
+    `cfg`: a validated config (default: the defaults); its swing is set to 0.5.
+    Durations are given back as the values' lengths (the gate taken out), so a rest is
+    exactly an R value, as in the human data.
+    """
+    from daemon import config as config_mod
+    from daemon.generate import generate
+    from daemon.model import load_model
+    cfg = config_mod.validate(cfg if cfg is not None else {}, source="style gap")
+    cfg["tempo"]["swing"] = 0.5
+    gate = cfg["improviser"]["gate"]
+    if model is None:
+        model = load_model(cfg["improviser"]["model"])
+
+    def gen(chart, n_bars, seed):
+        solo, _, _ = generate(cfg, chart, n_bars, seed=seed, model=model)
+        out = []
+        for on, dur, pitch, _ in solo:
+            on_t, len_t = round(on * TPQ), round(dur / gate * TPQ)
+            if abs(on * TPQ - on_t) > 1e-6 or abs(dur / gate * TPQ - len_t) > 1e-6:
+                raise ValueError(f"generated note off the straight grid: {on}, {dur}")
+            out.append((_beats(on_t), _beats(len_t), pitch))
+        return out
+    return gen
+
+
+def random_generator(low=LOW, high=HIGH, iois=(3, 4, 6, 6, 8, 12, 12, 18, 24), rest=0.15):
+    """Random pitches in [low, high], inter-onset times drawn from `iois` (ticks), a
+    note left silent with probability `rest`."""
+    def gen(chart, n_bars, seed):
+        rng = random.Random(f"random-{seed}")
+        end = n_bars * chart.bar_ticks
+        out, t = [], 0
+        while t < end:
+            ioi = min(rng.choice(iois), end - t)
+            if rng.random() >= rest:
+                out.append((_beats(t), _beats(ioi), rng.randint(low, high)))
+            t += ioi
+        return out
+    return gen
+
+
+def arpeggiator(low=LOW, high=HIGH):
+    """Eighths up and down the chord tones of the chord sounding at each onset,
+    turning at the register's edges; silent where no chord sounds."""
+    def gen(chart, n_bars, seed):
+        timeline = chart.timeline(n_bars)
+        out, prev, up = [], None, True
+        for t in range(0, n_bars * chart.bar_ticks, TPQ // 2):
+            chord = timeline.at(t)
+            if not chord:
+                continue
+            tones = [p for p in range(low, high + 1) if chord.tones >> (p % 12) & 1]
+            if prev is None:
+                pitch = min(tones, key=lambda p: abs(p - (low + high) // 2))
+            else:
+                above = [p for p in tones if p > prev]
+                below = [p for p in tones if p < prev]
+                if up and not above:
+                    up = False
+                elif not up and not below:
+                    up = True
+                pitch = min(above) if up else max(below)
+            out.append((_beats(t), _beats(TPQ // 2), pitch))
+            prev = pitch
+        return out
+    return gen
+
+
+def generated_vectors(generator, humans, seed=0):
+    """One generated chorus over each human chorus's changes: (vectors, groups)."""
+    vectors, groups = [], []
+    for k, h in enumerate(humans):
+        notes = generator(h.chart, h.n_bars, seed * 100_003 + k)
+        if not notes:
+            continue               # nothing played: no features (counted by the caller)
+        vectors.append(chorus_vector(notes, h.chart, h.n_bars))
+        groups.append(h.group)
+    return vectors, groups
+
+
+# ---- the measure -----------------------------------------------------------------------
+
+def _sklearn():
+    try:
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.metrics import roc_auc_score
+        from sklearn.model_selection import StratifiedGroupKFold
+    except ImportError:
+        raise UserError("the style gap needs scikit-learn (the evaluation extra): "
+                        "pip install scikit-learn", status=EX_UNAVAILABLE) from None
+    return RandomForestClassifier, roc_auc_score, StratifiedGroupKFold
+
+
+def cross_validated_auc(X, y, groups, folds=FOLDS, repeats=REPEATS, trees=TREES, seed=0):
+    """(mean, SD) over `repeats` of the ROC AUC of out-of-fold random-forest
+    predictions of y (1 = human), stratified and grouped k-fold."""
+    forest, roc_auc, kfold = _sklearn()
+    X, y, groups = np.asarray(X, float), np.asarray(y, int), np.asarray(groups)
+    aucs = []
+    for r in range(repeats):
+        cv = kfold(n_splits=folds, shuffle=True, random_state=seed + r)
+        pred = np.zeros(len(y))
+        for train, test in cv.split(X, y, groups):
+            clf = forest(n_estimators=trees, random_state=seed + r, n_jobs=1)
+            clf.fit(X[train], y[train])
+            pred[test] = clf.predict_proba(X[test])[:, 1]
+        aucs.append(roc_auc(y, pred))
+    return float(np.mean(aucs)), float(np.std(aucs))
+
+
+def _bandwidth(x, pooled_sd):
+    """Silverman's rule, the spread floored at a tenth of the pooled one (a sample
+    that is one value, e.g. an arpeggiator's, is a narrow bump, not a spike)."""
+    return 1.06 * max(float(np.std(x)), 0.1 * pooled_sd) * len(x) ** -0.2
+
+
+def _density(x, h, grid):
+    z = (grid[:, None] - x[None, :]) / h
+    return np.exp(-0.5 * z * z).sum(axis=1) / (len(x) * h * math.sqrt(2 * math.pi))
+
+
+def overlap(a, b):
+    """Overlapping area of two samples' distributions (1 = identical): the integral of
+    the smaller of their Gaussian kernel density estimates."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    pooled_sd = float(np.std(np.concatenate([a, b])))
+    if pooled_sd == 0:
+        return 1.0
+    ha, hb = _bandwidth(a, pooled_sd), _bandwidth(b, pooled_sd)
+    lo = min(a.min() - 4 * ha, b.min() - 4 * hb)
+    hi = max(a.max() + 4 * ha, b.max() + 4 * hb)
+    grid = np.linspace(lo, hi, GRID_POINTS)
+    m = np.minimum(_density(a, ha, grid), _density(b, hb, grid))
+    return float(min(1.0, (m[1:] + m[:-1]).sum() / 2 * (grid[1] - grid[0])))
+
+
+def gap(name, human, other, human_groups, other_groups, seed=0, repeats=REPEATS, trees=TREES):
+    """The Gap between two sets of feature vectors (human = label 1)."""
+    t0 = time.perf_counter()
+    X = list(human) + list(other)
+    y = [1] * len(human) + [0] * len(other)
+    auc, sd = cross_validated_auc(X, y, list(human_groups) + list(other_groups),
+                                  repeats=repeats, trees=trees, seed=seed)
+    H, O = np.asarray(human, float), np.asarray(other, float)
+    ov = {n: overlap(H[:, i], O[:, i]) for i, n in enumerate(style_features.NAMES)}
+    return Gap(name, len(human), len(other), auc, sd, ov, time.perf_counter() - t0)
+
+
+def measure(generator, humans, name="model", seed=0, repeats=REPEATS, trees=TREES):
+    """The style gap of `generator` against HumanChorus list `humans`: one call."""
+    t0 = time.perf_counter()
+    vectors, groups = generated_vectors(generator, humans, seed)
+    if len(vectors) < FOLDS:
+        raise UserError(f"{name}: only {len(vectors)} of {len(humans)} generated choruses "
+                        f"have notes; the style gap needs {FOLDS} or more")
+    g = gap(name, [h.vector for h in humans], vectors, [h.group for h in humans], groups,
+            seed, repeats, trees)
+    return g._replace(seconds=time.perf_counter() - t0)
+
+
+def human_vs_human(humans, seed=0, repeats=REPEATS, trees=TREES):
+    """Held-out humans against themselves: `repeats` random halvings (each chorus
+    labelled at random, seeded), each cross-validated once; AUC mean and SD over the
+    halvings, overlaps averaged. Must score ~0.5; its overlaps (of two half-size
+    samples) are the sampling-noise floor under the other comparisons' gaps."""
+    t0 = time.perf_counter()
+    gaps = []
+    for r in range(repeats):
+        rng = random.Random(f"human-split-{seed}-{r}")
+        labels = [rng.random() < 0.5 for _ in humans]
+        a = [h for h, lab in zip(humans, labels) if lab]
+        b = [h for h, lab in zip(humans, labels) if not lab]
+        gaps.append(gap("", [h.vector for h in a], [h.vector for h in b],
+                        [h.group for h in a], [h.group for h in b], seed + r, 1, trees))
+    aucs = [g.auc for g in gaps]
+    ov = {n: float(np.mean([g.overlaps[n] for g in gaps])) for n in style_features.NAMES}
+    return Gap("human vs human (random halves)", gaps[0].n_human, gaps[0].n_other,
+               float(np.mean(aucs)), float(np.std(aucs)), ov, time.perf_counter() - t0)
+
+
+def held_out_humans(root, n_holdout=12, seed=0):
+    """(HumanChorus list, held-out performers, reader Report) for the database at root."""
+    from daemon.wjazzd import index_entries, read_corpus, split_performers
+    _, test, held = split_performers(index_entries(root), n_holdout, seed)
+    solos, report = read_corpus(root, names=[e.name for e in test])
+    from collections import Counter
+    skipped = Counter()
+    humans = human_choruses(solos, skipped=skipped)
+    report.count.update({f"held-out choruses left out: {k}": v for k, v in skipped.items()})
+    return humans, held, report, solos
+
+
+# ---- the table ---------------------------------------------------------------------------
+
+def format_table(gaps):
+    out = ["| comparison | human choruses | other | ROC AUC (mean ± SD) | mean overlap | "
+           "min overlap (feature) | seconds |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for g in gaps:
+        worst = min(g.overlaps, key=g.overlaps.get)
+        out.append(f"| {g.name} | {g.n_human} | {g.n_other} | {g.auc:.3f} ± {g.auc_sd:.3f} | "
+                   f"{g.mean_overlap:.3f} | {g.min_overlap:.3f} ({worst}) | {g.seconds:.1f} |")
+    return "\n".join(out)
+
+
+def format_overlaps(gaps):
+    """Per-feature overlaps, one column per comparison, sorted by the last column."""
+    last = gaps[-1]
+    names = sorted(style_features.NAMES, key=lambda n: last.overlaps[n])
+    out = ["| feature | " + " | ".join(g.name for g in gaps) + " |",
+           "| --- |" + " --- |" * len(gaps)]
+    for n in names:
+        out.append(f"| {n} | " + " | ".join(f"{g.overlaps[n]:.2f}" for g in gaps) + " |")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m daemon.style_gap",
+                                 description="The style gap: human choruses of held-out "
+                                             "players against generated ones.")
+    ap.add_argument("root", help="the Weimar Jazz Database directory (solos.csv, mcsv_*)")
+    ap.add_argument("--holdout", type=int, default=12, help="players held out")
+    ap.add_argument("--split-seed", type=int, default=0, help="seed of the performer split")
+    ap.add_argument("--seed", type=int, default=0, help="seed of generation and CV")
+    ap.add_argument("--repeats", type=int, default=REPEATS, help="CV repeats")
+    ap.add_argument("--only", choices=("human", "random", "arpeggiator", "shipped"),
+                    action="append", help="run only these comparisons (repeatable)")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args(argv)
+    try:
+        t0 = time.perf_counter()
+        humans, held, report, solos = held_out_humans(args.root, args.holdout, args.split_seed)
+        left = "; ".join(f"{k.split(': ', 1)[1]} {v}" for k, v in sorted(report.count.items())
+                         if k.startswith("held-out choruses left out"))
+        print(f"held out: {', '.join(held)}: {len(solos)} solos read "
+              f"({len(report.skipped)} skipped), {len(humans)} choruses "
+              f"(left out: {left or 'none'}) ({time.perf_counter() - t0:.1f} s)", flush=True)
+        if len(humans) < 2 * FOLDS:
+            raise UserError(f"only {len(humans)} held-out human choruses: too few to measure")
+        runs = args.only or ["human", "random", "arpeggiator", "shipped"]
+        gaps = []
+        for run in runs:
+            if run == "human":
+                g = human_vs_human(humans, args.seed, args.repeats)
+            else:
+                gen = {"random": random_generator, "arpeggiator": arpeggiator,
+                       "shipped": shipped_generator}[run]()
+                name = {"random": "human vs random notes",
+                        "arpeggiator": "human vs chord-tone arpeggiator",
+                        "shipped": "human vs shipped jazzd model"}[run]
+                g = measure(gen, humans, name, args.seed, args.repeats)
+            gaps.append(g)
+            print(f"{g.name}: AUC {g.auc:.3f} ± {g.auc_sd:.3f}, mean overlap "
+                  f"{g.mean_overlap:.3f}, min {g.min_overlap:.3f} ({g.seconds:.1f} s)", flush=True)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.status
+    print()
+    print(format_table(gaps))
+    print()
+    print(format_overlaps(gaps))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"held_out": held, "humans": len(humans),
+                       "gaps": [{"name": g.name, "n_human": g.n_human, "n_other": g.n_other,
+                                 "auc": g.auc, "auc_sd": g.auc_sd,
+                                 "mean_overlap": g.mean_overlap, "min_overlap": g.min_overlap,
+                                 "overlaps": g.overlaps, "seconds": g.seconds}
+                                for g in gaps]}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
