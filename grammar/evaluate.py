@@ -41,15 +41,15 @@ class Bar(NamedTuple):
 
 
 BARS = (
-    Bar("strong_chord", "chord tones among notes on beats 1 and 3", 0.60, 0.90,
+    Bar("strong_chord", "chord tones among notes on beats 1 and 3", 0.41, 0.85,
         "0.41 / 0.61 / 0.79"),
-    Bar("chord", "chord tones among all notes", 0.45, 0.80, "0.41 / 0.55 / 0.73"),
+    Bar("chord", "chord tones among all notes", 0.41, 0.75, "0.41 / 0.55 / 0.73"),
     Bar("scale", "scale tones among all notes", 0.15, None, "0.19 / 0.27 / 0.34"),
-    Bar("outside", "outside (X)", None, 0.12, "0.02 / 0.09 / 0.19"),
-    Bar("change_fit", "first note after a chord change is C or S", 0.90, None,
+    Bar("outside", "outside (X)", 0.02, 0.19, "0.02 / 0.09 / 0.19"),
+    Bar("change_fit", "first note after a chord change is C or S", 0.67, None,
         "0.67 / 0.86 / 1.00"),
     Bar("pc_entropy", "pitch-class entropy (bits)", 3.1, None, "3.13 / 3.38 / 3.50"),
-    Bar("ioi_entropy", "inter-onset-interval entropy, 1/12-beat grid (bits)", 1.0, None,
+    Bar("ioi_entropy", "inter-onset-interval entropy, 1/12-beat grid (bits)", 1.0, 2.3,
         "1.05 / 1.79 / 2.30"),
     Bar("repeat3", "the same pitch three times in a row", None, 0.02, "0 / 0 / 0.012"),
     Bar("leaps", "leaps over an octave", None, 0.02, "0 / 0 / 0.015"),

@@ -19,9 +19,11 @@ The rules, each chosen so that the rhythm survives the round trip exactly:
 - The piece ends at `end` (a whole number of bars after `start`); without it, at the
   bar line after the last note's end (a pair's last note fills its bar).
 - Each note is classified against the chord at its onset (C, S, A, X; over
-  NO_CHORD it is X). Its window is `window_for_step` of the step from the previous
-  sounded note; the first note, and a note after a silence of a bar or more, start
-  a phrase and have no window (lo = hi = None).
+  NO_CHORD it is X). Its step is the exact interval from the previous sounded note,
+  across rests too (a player's next phrase starts from where the last one ended);
+  the melody's first note has none. Its window is `window_for_step` of the step; the
+  first note, and a note after a silence of a bar or more, start a phrase and have
+  no window (lo = hi = None).
 """
 
 import math
@@ -88,6 +90,20 @@ def parse_melody(notes, timeline, bar_ticks=48, start=0, end=None, min_rest=3):
     Notes before `start` or at/after `end` are ignored. Returns a list of Value whose
     durations sum to `end - start`, a whole number of bars.
     """
+    return [v for v, _ in parse_melody_pitched(notes, timeline, bar_ticks, start, end,
+                                               min_rest)]
+
+
+def parse_melody_pitched(notes, timeline, bar_ticks=48, start=0, end=None, min_rest=3,
+                         cut_at_bars=True):
+    """`parse_melody`, each value paired with its pitch (None for a rest): training
+    conditions on where the line is, which the abstract values do not say.
+
+    With `cut_at_bars=False` a note tied over a bar line stays one value (its onset to
+    the next onset), and rests merge across bar lines: values still tile the piece
+    exactly, but a bar no longer sums on its own. Training reads corpora this way,
+    because cutting puts a rest on the downbeat after every tied note (4.2 % of the
+    jazz corpus's notes): a model learns to stop at bar lines (docs/MODEL.md)."""
     bar_ticks = _check_int(bar_ticks, "bar_ticks", 1)
     start = _check_int(start, "start", 0)
     min_rest = _check_int(min_rest, "min_rest", 1)
@@ -123,28 +139,34 @@ def parse_melody(notes, timeline, bar_ticks=48, start=0, end=None, min_rest=3):
         segs.append((t, end, None))
 
     # 2. values: classify, window, cut at bar lines, merge rests within a bar
-    values = []
+    values = []          # [(Value, pitch or None)]
     prev = None          # previous sounded pitch
     prev_stop = None     # where it stopped sounding
     for t0, t1, pitch in segs:
+        step = None
         if pitch is None:
             kind, lo, hi = "R", None, None
         else:
             kind = classify(pitch, timeline.at(t0))
+            if prev is not None:
+                step = pitch - prev
             if prev is None or t0 - prev_stop >= bar_ticks:
                 lo = hi = None
             else:
                 lo, hi = window_for_step(pitch - prev)
             prev, prev_stop = pitch, t1
         pos = t0
+        sounding = pitch
         while pos < t1:
             bar_end = start + ((pos - start) // bar_ticks + 1) * bar_ticks
-            cut = min(t1, bar_end)
-            at_bar_line = (pos - start) % bar_ticks == 0
-            if kind == "R" and values and values[-1].kind == "R" and not at_bar_line:
-                values[-1] = values[-1]._replace(ticks=values[-1].ticks + cut - pos)
+            cut = min(t1, bar_end) if cut_at_bars else t1
+            at_bar_line = cut_at_bars and (pos - start) % bar_ticks == 0
+            if kind == "R" and values and values[-1][0].kind == "R" and not at_bar_line:
+                last = values[-1][0]
+                values[-1] = (last._replace(ticks=last.ticks + cut - pos), None)
             else:
-                values.append(Value(kind, cut - pos, lo, hi))
-            kind, lo, hi = "R", None, None    # the part past a bar line is a rest
+                values.append((Value(kind, cut - pos, lo, hi, step), sounding))
+            kind, lo, hi, step = "R", None, None, None  # the part past a bar line rests
+            sounding = None
             pos = cut
     return values

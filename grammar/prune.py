@@ -51,15 +51,15 @@ def clean(values, bar_ticks=48, total=None):
     out = []
     pos = 0
 
-    def put(kind, ticks, lo, hi):
+    def put(kind, ticks, lo, hi, step):
         # `ticks` never crosses a bar line here
         if kind == "R" and out and out[-1].kind == "R" and pos % bar_ticks:
             out[-1] = out[-1]._replace(ticks=out[-1].ticks + ticks)
         else:
-            out.append(Value(kind, ticks, lo, hi))
+            out.append(Value(kind, ticks, lo, hi, step))
 
     for i, v in enumerate(values):
-        kind, ticks, lo, hi = v
+        kind, ticks, lo, hi, step = Value(*v)
         if isinstance(ticks, bool) or not isinstance(ticks, int):
             raise ValueError(f"value #{i} {v!r}: ticks must be an int")
         if ticks <= 0:
@@ -71,13 +71,13 @@ def clean(values, bar_ticks=48, total=None):
         end = pos + ticks
         while pos < end:
             cut = min(end, (pos // bar_ticks + 1) * bar_ticks)
-            put(kind, cut - pos, lo, hi)
-            kind, lo, hi = "R", None, None
+            put(kind, cut - pos, lo, hi, step)
+            kind, lo, hi, step = "R", None, None, None
             pos = cut
     stop = total if total is not None else -(-pos // bar_ticks) * bar_ticks
     while pos < stop:
         cut = min(stop, (pos // bar_ticks + 1) * bar_ticks)
-        put("R", cut - pos, None, None)
+        put("R", cut - pos, None, None, None)
         pos = cut
     return out
 

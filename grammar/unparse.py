@@ -7,6 +7,12 @@ chord's precomputed masks over a window of a few semitones.
 The rules:
 
 - R, or no chord sounding, gives None (a rest).
+- A value with an exact step (the model's choice) is played as `prev + step`, folded
+  into the register by octaves, when that pitch is of the value's kind over the chord
+  sounding now. Only when the chord makes it wrong for its kind (a change the plan
+  did not foresee) does the grammar take over: the nearest pitch of that kind to it,
+  ties the way the step points. So the line keeps the model's contour and motifs,
+  and the late binding still has the last word on the harmony.
 - Candidates are the pitches of the value's kind (A stays A and X stays X: seed bug 5;
   S comes from the same chord scale `classify` uses: seed bug 6) inside
   `prev + lo .. prev + hi` and inside the register `[low, high]`.
@@ -77,6 +83,10 @@ def realize(value, prev, chord, low, high, rng, max_repeats=2, repeats=0):
         raise ValueError(f"empty register: lowest note {low} is above highest note {high}")
     no_repeat = repeats >= max_repeats
     lo, hi = value[2], value[3]
+    step = value[4] if len(value) > 4 else None
+    if step is not None and prev is not None:
+        return _realize_step(chain, prev + step, step, prev, chord, low, high, no_repeat,
+                             rng)
     for k in chain:
         mask = kind_mask(k, chord)
         if not mask:
@@ -96,6 +106,31 @@ def realize(value, prev, chord, low, high, rng, max_repeats=2, repeats=0):
             p = _choose(mask, max(prev + lo, low), min(prev + hi, high), prev, no_repeat, rng)
             if p is None:
                 p = _nearest(mask, prev, low, high, prev, no_repeat, rng, lo + hi)
+        if p is not None:
+            return p
+    return None
+
+
+def _fold(pitch, low, high):
+    """`pitch` moved by octaves into [low, high] (as near as the register allows)."""
+    while pitch > high and pitch - 12 >= low:
+        pitch -= 12
+    while pitch < low and pitch + 12 <= high:
+        pitch += 12
+    return min(max(pitch, low), high)
+
+
+def _realize_step(chain, target, step, prev, chord, low, high, no_repeat, rng):
+    """The target pitch if it is of the value's kind, else the nearest that is."""
+    target = _fold(target, low, high)
+    for k in chain:
+        mask = kind_mask(k, chord)
+        if not mask:
+            continue
+        if mask >> (target % 12) & 1 and not (no_repeat and target == prev):
+            return target
+        p = _nearest(mask, target, low, high, prev if no_repeat or target != prev else None,
+                     no_repeat, rng, step)
         if p is not None:
             return p
     return None

@@ -177,21 +177,22 @@ def test_notes_are_sorted_first():
 def test_bars_table_matches_design():
     names = [b.name for b in BARS]
     assert len(names) == len(set(names)) == 13
-    assert band(BARS[0]) == "0.60 – 0.90" and band(BARS[5]) == "≥ 3.10"
-    assert band(BARS[2]) == "≥ 0.15" and band(BARS[3]) == "≤ 0.12"
-    assert band(BARS[-1]) == "0"
+    assert band(BARS[0]) == "0.41 – 0.85" and band(BARS[5]) == "≥ 3.10"
+    assert band(BARS[2]) == "≥ 0.15" and band(BARS[3]) == "0.02 – 0.19"
+    assert band(BARS[6]) == "1 – 2.30" and band(BARS[-1]) == "0"
 
 
 def test_check_bounds_are_inclusive_and_nan_fails():
     s = evaluate(line([60, 62, 64, 65] * 4), [(0, C7)])
-    s.update(strong_chord=0.60, chord=0.80, notes_per_beat=2.0, outside=0.12,
-             change_fit=float("nan"))
+    s.update(strong_chord=0.41, chord=0.75, notes_per_beat=2.0, outside=0.19,
+             ioi_entropy=2.3, change_fit=float("nan"))
     ok = ok_of(s)
     assert ok["strong_chord"] and ok["chord"] and ok["notes_per_beat"] and ok["outside"]
-    assert not ok["change_fit"]
-    s.update(strong_chord=0.59, chord=0.81, overlaps=1)
+    assert ok["ioi_entropy"] and not ok["change_fit"]
+    s.update(strong_chord=0.40, chord=0.76, outside=0.01, ioi_entropy=2.31, overlaps=1)
     ok = ok_of(s)
     assert not ok["strong_chord"] and not ok["chord"] and not ok["overlaps"]
+    assert not ok["outside"] and not ok["ioi_entropy"]
 
 
 CHART = ("Dm7 G7 | Cmaj7 | Cm7 F7 | Bbmaj7 | Bbm7 Eb7 | Abmaj7 | Dm7b5 G7b9 | Cm6 | "

@@ -44,23 +44,39 @@ def test_beat_strength():
 
 def test_vector_layout():
     ch = parse_symbol("G7")
-    v = condition(12 * 2 + 4, ch, 4)        # beat 3, a triplet eighth in
+    v = condition(12 * 2 + 4, ch, 4)        # beat 3, a triplet eighth in; no pitch yet
     assert len(v) == WIDTH
-    assert sum(v) == 3.0
+    assert sum(v) == features.HOT == 6
     on = [i for i, x in enumerate(v) if x]
     assert on == [4, features.STRENGTH_OFFSET + 1,
-                  features.FAMILY_OFFSET + FAMILIES.index("dom")]
+                  features.FAMILY_OFFSET + FAMILIES.index("dom"),
+                  features.DEGREE_OFFSET + 12, features.HEIGHT_OFFSET + 8,
+                  features.CHANGE_OFFSET]
     assert condition_index(12 * 2 + 4, ch, 4) == tuple(on)
+
+
+def test_the_line_against_the_chord():
+    """B over G7 is its third (degree 4); 5 semitones above a middle of 66 is band 5."""
+    ch = parse_symbol("G7")
+    idx = condition_index(0, ch, 4, prev=71, middle=66, changed=True)
+    assert idx[3] == features.DEGREE_OFFSET + 4
+    assert idx[4] == features.HEIGHT_OFFSET + 5
+    assert idx[5] == features.CHANGE_OFFSET + 1
+    assert features.degree(71, NO_CHORD) == 12
+    bands = [features.height_band(66 + d, 66) for d in (-20, -12, -9, -1, 0, 1, 5, 12, 13)]
+    assert bands == [0, 0, 1, 3, 3, 4, 5, 6, 7]
 
 
 def test_into_buffer_matches_and_clears():
     buf = np.ones(WIDTH, np.float32)
-    for tick, sym in [(0, "Cmaj7"), (9, "Dm7"), (31, "Bm7b5"), (47, None)]:
+    for tick, sym, prev in [(0, "Cmaj7", None), (9, "Dm7", 62), (31, "Bm7b5", 80),
+                            (47, None, 60)]:
         ch = parse_symbol(sym) if sym else NO_CHORD
-        out = condition_into(buf, tick, ch)
+        out = condition_into(buf, tick, ch, 4, prev, 66, tick > 10)
         assert out is buf
-        np.testing.assert_array_equal(buf, np.array(condition(tick, ch), np.float32))
+        np.testing.assert_array_equal(
+            buf, np.array(condition(tick, ch, 4, prev, 66, tick > 10), np.float32))
 
 
 def test_spec_describes_the_vector():
-    assert features.SPEC["width"] == WIDTH == 12 + 3 + len(FAMILIES)
+    assert features.SPEC["width"] == WIDTH == 12 + 3 + len(FAMILIES) + 13 + 9 + 2

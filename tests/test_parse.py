@@ -77,8 +77,8 @@ def test_timeline_length_checked():
 
 def test_quarters_over_one_chord():
     vals = parse_melody([(0, 60), (12, 64), (24, 67), (36, 71)], tl((0, "Cmaj7")))
-    assert vals == [Value("C", 12, None, None), Value("C", 12, 1, 7),
-                    Value("C", 12, 0, 6), Value("C", 12, 1, 7)]
+    assert vals == [Value("C", 12, None, None), Value("C", 12, 1, 7, 4),
+                    Value("C", 12, 0, 6, 3), Value("C", 12, 1, 7, 4)]
 
 
 def test_classified_against_the_chord_at_the_onset():
@@ -94,13 +94,13 @@ def test_classified_against_the_chord_at_the_onset():
 def test_seed_bug_3_durations_are_onset_to_onset_and_rests_kept():
     # a staccato eighth (3 ticks sounding), an eighth rest, then a half note
     vals = parse_melody([(0, 3, 62), (12, 24, 65)], tl((0, "Dm7")))
-    assert vals == [Value("C", 3), Value("R", 9), Value("C", 24, 0, 6), Value("R", 12)]
+    assert vals == [Value("C", 3), Value("R", 9), Value("C", 24, 0, 6, 3), Value("R", 12)]
     assert sum(v.ticks for v in vals) == 48
 
 
 def test_explicit_rest_markers_with_pairs():
     vals = parse_melody([(0, 62), (6, None), (24, 65)], tl((0, "Dm7")), end=48)
-    assert vals == [Value("C", 6), Value("R", 18), Value("C", 24, 0, 6)]
+    assert vals == [Value("C", 6), Value("R", 18), Value("C", 24, 0, 6, 3)]
 
 
 def test_short_silence_is_absorbed_as_articulation():
@@ -114,14 +114,14 @@ def test_short_silence_is_absorbed_as_articulation():
 
 def test_leading_silence_and_overlaps():
     vals = parse_melody([(6, 30, 62), (12, 12, 65)], tl((0, "Dm7")))
-    assert vals[:3] == [Value("R", 6), Value("C", 6), Value("C", 12, 0, 6)]
+    assert vals[:3] == [Value("R", 6), Value("C", 6), Value("C", 12, 0, 6, 3)]
 
 
 def test_bar_line_cuts_a_value_and_the_rest_is_a_rest():
     # a note on the "and" of four held for a whole note
     vals = parse_melody([(42, 48, 60), (96, 62)], tl((0, "Cmaj7")), end=144)
     assert vals == [Value("R", 42), Value("C", 6), Value("R", 48),
-                    Value("S", 48, -1, 5)]
+                    Value("S", 48, -1, 5, 2)]
     assert bar_sums(vals) == [48, 48, 48]
 
 
@@ -136,8 +136,8 @@ def test_long_rest_starts_a_new_phrase():
 def test_polyphony_keeps_the_highest_pitch():
     vals = parse_melody([(0, 60), (0, 67), (0, 64), (12, None), (12, 62), (24, 65)],
                         tl((0, "Dm7")), end=48)
-    assert vals == [Value("S", 12), Value("C", 12, -8, -2),
-                    Value("C", 24, 0, 6)]
+    assert vals == [Value("S", 12), Value("C", 12, -8, -2, -5),
+                    Value("C", 24, 0, 6, 3)]
 
 
 def test_off_grid_onsets_snap_to_the_nearest_tick():
@@ -232,15 +232,15 @@ def test_snap_ticks_refuses_junk(junk):
 
 def test_seed_bug_4_overrunning_bars_are_cut():
     # a generated stream whose first bar runs 12 ticks past four beats
-    vals = [Value("C", 36), Value("S", 24, -2, 4), Value("C", 12, 0, 6)]
+    vals = [Value("C", 36), Value("S", 24, -2, 4, 1), Value("C", 12, 0, 6, 3)]
     out = clean(vals, 48)
-    assert out == [Value("C", 36), Value("S", 12, -2, 4), Value("R", 12),
-                   Value("C", 12, 0, 6), Value("R", 24)]
+    assert out == [Value("C", 36), Value("S", 12, -2, 4, 1), Value("R", 12),
+                   Value("C", 12, 0, 6, 3), Value("R", 24)]
     assert bar_sums(out) == [48, 48]
 
 
 def test_clean_drops_zero_durations_and_merges_rests_within_bars():
-    vals = [Value("C", 0), Value("R", 6), Value("R", 6), Value("C", 0, 1, 2),
+    vals = [Value("C", 0), Value("R", 6), Value("R", 6), Value("C", 0, 1, 2, 4),
             Value("S", 36), Value("R", 12), Value("R", 36)]
     out = clean(vals, 48)
     assert out == [Value("R", 12), Value("S", 36), Value("R", 48)]
