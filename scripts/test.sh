@@ -7,6 +7,6 @@
 # JAZZD_REQUIRE_JACK=1 (CI sets it), when they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-venv.sh train,plot,test
+bash scripts/setup-venv.sh train,plot,eval,test
 .venv/bin/python -m pytest "$@"
 .venv/bin/python -m pytest -m soak

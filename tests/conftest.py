@@ -109,18 +109,47 @@ def pair_notes(events):
 
 # -- the daemon as a subprocess ---------------------------------------------------------
 
-def save_random_model(directory, tokens, seed, meta, embed=8, units=16):
-    """A model directory with random weights over `tokens`: what a test needs when it
-    must know which values the daemon can play (the real LSTM code runs it)."""
+KINDS5 = ["C", "S", "A", "X", "R"]
+
+
+def random_weights(vocab, cell="lstm", units=16, embed=(4, 6, 6), seed=0, conv_layers=2,
+                   scale=0.5):
+    """Weights of the model-directory layout (jazzd.model.store) for `vocab`, drawn at
+    random: shapes only, no TensorFlow needed."""
     import numpy as np
 
-    from jazzd.model.store import save_model
-    V, E, U = len(tokens), embed, units
+    from jazzd.grammar.features import WIDTH
     r = np.random.default_rng(seed)
-    w = {"embedding": r.normal(0, .5, (V, E)), "lstm_kernel": r.normal(0, .5, (E, 4 * U)),
-         "lstm_recurrent": r.normal(0, .5, (U, 4 * U)), "lstm_bias": np.zeros(4 * U),
-         "dense_kernel": r.normal(0, .5, (U, V)), "dense_bias": np.zeros(V)}
-    save_model(directory, w, tokens, meta)
+    K, D, S = len(vocab["kinds"]), len(vocab["durations"]), len(vocab["steps"])
+    U = units
+    I = sum(embed) + WIDTH
+    shapes = {"embed_kind": (K + 1, embed[0]), "embed_dur": (D + 1, embed[1]),
+              "embed_step": (S + 1, embed[2]), "kind_kernel": (U, K), "kind_bias": (K,),
+              "dur_kernel": (U + K, D), "dur_bias": (D,), "step_kernel": (U + K + D, S),
+              "step_bias": (S,)}
+    if cell == "lstm":
+        shapes.update(lstm_kernel=(I, 4 * U), lstm_recurrent=(U, 4 * U), lstm_bias=(4 * U,))
+    elif cell == "gru":
+        shapes.update(gru_kernel=(I, 3 * U), gru_recurrent=(U, 3 * U), gru_bias=(2, 3 * U))
+    else:
+        shapes.update(conv_in_kernel=(I, U), conv_in_bias=(U,))
+        for i in range(conv_layers):
+            shapes.update({f"conv{i}_kernel": (2, U, 2 * U), f"conv{i}_bias": (2 * U,),
+                           f"conv{i}_res_kernel": (U, U), f"conv{i}_res_bias": (U,)})
+    return {k: r.normal(0, scale, s).astype(np.float32) for k, s in shapes.items()}
+
+
+def small_vocab(durations=(3, 4, 6, 12, 24), steps=range(-5, 6)):
+    return {"kinds": list(KINDS5), "durations": list(durations), "steps": list(steps)}
+
+
+def save_random_model(directory, vocab=None, seed=0, meta=None, cell="lstm", units=16):
+    """A model directory with random weights over `vocab`: what a test needs when it
+    must know which values the daemon can play (the real network code runs it)."""
+    from jazzd.model.store import save_model
+    vocab = vocab or small_vocab()
+    meta = dict(meta or {}, cell=cell)
+    save_model(directory, random_weights(vocab, cell, units, seed=seed), vocab, meta)
     return str(directory)
 
 

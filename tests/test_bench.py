@@ -7,32 +7,21 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from jazzd.bench import report as bench
 from jazzd.bench import suite
 from jazzd.bench.live import onset_errors, stuck_notes
 from jazzd.service.errors import UserError
-from jazzd.model.store import save_model
+from conftest import save_random_model, small_vocab
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _model(directory, E=8, U=64, seed=0):
-    """A runnable plain model with random weights and real value tokens (V = 38)."""
-    tokens = ["<s>", "R,0.500"]
-    for kind in "CSAX":
-        for dur in ("0.250", "0.500", "1.000"):
-            for lo in (-5, -3, -1):
-                tokens.append(f"{kind},{dur},<{lo},{lo + 6}>")
-    V = len(tokens)
-    rng = np.random.default_rng(seed)
-    shapes = {"embedding": (V, E), "lstm_kernel": (E, 4 * U), "lstm_recurrent": (U, 4 * U),
-              "lstm_bias": (4 * U,), "dense_kernel": (U, V), "dense_bias": (V,)}
-    weights = {k: rng.normal(0, 0.3, s).astype(np.float32) for k, s in shapes.items()}
-    return save_model(directory, weights, tokens, {"variant": "plain",
-                                                   "corpus": {"source": "test"}})
+def _model(directory, U=64, seed=0):
+    """A runnable model with random weights: heads of 5 + 5 + 11 = 21 entries."""
+    return save_random_model(directory, small_vocab(), seed=seed, units=U,
+                             meta={"corpus": {"source": "test"}})
 
 
 def _bench(*args, timeout=120):
@@ -75,7 +64,8 @@ def test_offline_sections_give_well_formed_numbers(offline):
     for name, section in offline["sections"].items():
         _check_figures(section)
     keys = {f["key"] for s in offline["sections"].values() for f in s["figures"]}
-    assert {"lstm.step_numpy", "lstm.step_cpu", "lstm.load", "lstm.vocab", "grammar.unparse",
+    assert {"lstm.step_numpy", "lstm.step_cpu", "lstm.next_value", "lstm.load", "lstm.vocab",
+            "grammar.unparse",
             "grammar.recognize", "scheduler.send_idle", "scheduler.send_busy",
             "scheduler.naive_idle", "scheduler.naive_busy"} <= keys
 
@@ -93,7 +83,7 @@ def test_ratios_link_figures_to_baselines_of_the_same_run(offline):
     # the keras section did not run: the step's baseline says so instead of a ratio
     step = figs["lstm.step_numpy"]
     assert step["ratio"] is None and step["baseline_not_measured"]
-    assert figs["lstm.vocab"]["value"] == 38
+    assert figs["lstm.vocab"]["value"] == 21
 
 
 def test_every_bar_is_accounted_for(offline):
@@ -115,7 +105,7 @@ def test_missing_model_is_not_measured_with_the_reason(tmp_path):
 def test_table_names_sections_bars_and_verdict(tmp_path):
     p = _bench("--quick", "--only", "lstm", "--model", str(_model(tmp_path / "m")))
     out = p.stdout
-    assert "step, NumPy runtime" in out and "p99 ≤ 0.1 ms" in out
+    assert "step, NumPy network" in out and "p99 ≤ 0.1 ms" in out
     assert "bars:" in out
     assert "not run" in out or "not measured" in out     # the Keras baseline was left out
 

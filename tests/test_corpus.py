@@ -143,8 +143,9 @@ def test_midi_parts_by_index_name_and_range(tmp_path):
                                                   offset_range="4:8"))[0]
     assert ranged.start == 4 * TPQ and len(ranged.values) == 8
     assert sum(v.ticks for v in ranged.values) == 4 * TPQ
-    # the range starts a phrase: its first note has no window, the rest are identical
-    assert ranged.values[0] == by_index.values[8]._replace(lo=None, hi=None)
+    # the range starts a phrase: its first note has no window or step, the rest are
+    # identical
+    assert ranged.values[0] == by_index.values[8]._replace(lo=None, hi=None, step=None)
     assert ranged.values[1:] == by_index.values[9:]
 
 

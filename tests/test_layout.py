@@ -20,6 +20,8 @@ ALLOWED = {
     "jazzd.live": {"jazzd.grammar", "jazzd.service", "jazzd.model"},
     "jazzd.train": {"jazzd.grammar", "jazzd.service", "jazzd.model"},
     "jazzd.offline": {"jazzd.grammar", "jazzd.service", "jazzd.model"},
+    "jazzd.evaluation": {"jazzd.grammar", "jazzd.service", "jazzd.model", "jazzd.offline",
+                         "jazzd.train"},
     "jazzd.bench": {"jazzd.grammar", "jazzd.service", "jazzd.model", "jazzd.live",
                     "jazzd.train", "jazzd.offline"},
     "jazzd.commands": None,
@@ -115,11 +117,11 @@ def test_no_import_cycles():
 
 
 def test_the_cycle_check_can_fail():
-    """The same search finds the cycles the old layout had (lstm <-> train)."""
+    """The same search finds a cycle like the old layout's (lstm <-> train)."""
     graph = {m: _project_edges(m) for m in MODULES}
-    graph["jazzd.model.lstm"] = graph["jazzd.model.lstm"] | {"jazzd.train.keras_model"}
-    graph["jazzd.train.keras_model"] = graph["jazzd.train.keras_model"] | {"jazzd.model.lstm"}
-    assert ["jazzd.model.lstm", "jazzd.train.keras_model", "jazzd.model.lstm"] in \
+    graph["jazzd.model.network"] = graph["jazzd.model.network"] | {"jazzd.train.keras_model"}
+    graph["jazzd.train.keras_model"] = graph["jazzd.train.keras_model"] | {"jazzd.model.network"}
+    assert ["jazzd.model.network", "jazzd.train.keras_model", "jazzd.model.network"] in \
         find_cycles(graph)
 
 
@@ -145,8 +147,8 @@ def test_packages_import_only_what_they_may(name):
 def test_heavy_libraries_stay_in_training_evaluation_and_bench():
     offenders = {}
     for name in MODULES:
-        if _package(name) in ("jazzd.train", "jazzd.bench") or name in (
-                "jazzd.offline.piano_roll", "jazzd.offline.style_gap"):
+        if _package(name) in ("jazzd.train", "jazzd.bench", "jazzd.evaluation") or \
+                name == "jazzd.offline.piano_roll":
             continue
         heavy = sorted(m for m in IMPORTS[name] if m.split(".")[0] in HEAVY)
         if heavy:

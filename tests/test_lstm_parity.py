@@ -1,80 +1,124 @@
-"""The NumPy runtime equals Keras, step for step, with the state carried across calls."""
+"""The NumPy network equals Keras, step for step, with the state carried across calls:
+every head, every cell (LSTM, GRU, the dilated convolution stack)."""
 
 import numpy as np
 import pytest
 
-from jazzd.model.lstm import LSTMRuntime
-from jazzd.model.store import DEFAULT_DIR, Model, load_model
+from jazzd.grammar.features import HOT, WIDTH
+from jazzd.model.network import Network
+from jazzd.model.store import Model, load_model
 
 pytest.importorskip("tensorflow")
-from jazzd.train.keras_model import build_keras_model, get_weights  # noqa: E402
+from jazzd.train.keras_model import build_network, get_weights  # noqa: E402
 
 STEPS = 240
+KINDS = ["C", "S", "A", "X", "R"]
 
 
-def _random_weights(V, E, U, C, seed):
+def _vocab(D, S):
+    return {"kinds": KINDS, "durations": list(range(1, D + 1)),
+            "steps": list(range(-(S // 2), S - S // 2))}
+
+
+def _random_weights(cell, D, S, U, seed, layers=3):
     """Weights big enough to drive the gates into their nonlinear range (Keras's own
     initialisation keeps everything near zero, where a wrong gate order can hide)."""
     rng = np.random.default_rng(seed)
-    km = build_keras_model(V, E, U, C)
-    w = get_weights(km)
-    return {k: rng.normal(0, 0.6 if k != "embedding" else 1.0, a.shape).astype(np.float32)
+    km = build_network(5, D, S, WIDTH, U=U, cell=cell, conv_layers=layers)
+    w = get_weights(km, cell)
+    return {k: rng.normal(0, 0.3 if cell == "conv" else 0.6, a.shape).astype(np.float32)
             for k, a in w.items()}
 
 
-def _inputs(V, C, n, seed):
+def _inputs(D, S, n, seed):
     rng = np.random.default_rng(seed)
-    tokens = rng.integers(0, V, size=n)
-    conds = None
-    if C:
-        conds = np.zeros((n, C), np.float32)
-        for j in range(n):
-            conds[j, rng.choice(C, size=3, replace=False)] = 1.0
-    return tokens, conds
+    rows = {"prev_kind": rng.integers(0, 6, n), "prev_dur": rng.integers(0, D + 1, n),
+            "prev_step": rng.integers(0, S + 1, n), "kind": rng.integers(0, 5, n),
+            "dur": rng.integers(0, D, n)}
+    cond = np.zeros((n, WIDTH), np.float32)
+    for j in range(n):
+        cond[j, rng.choice(WIDTH, size=HOT, replace=False)] = 1.0
+    return rows, cond
 
 
-def _parity(weights, V, E, U, C, seed=0):
-    km = build_keras_model(V, E, U, C, stateful=True, weights=weights)
-    meta = {"condition": {"width": C}} if C else {}
-    rt = LSTMRuntime(Model(weights, ["<s>"] + [f"t{i}" for i in range(1, V)], meta))
-    tokens, conds = _inputs(V, C, STEPS, seed)
+def _parity(weights, vocab, cell, seed=0, layers=3):
+    D, S = len(vocab["durations"]), len(vocab["steps"])
+    U = weights["kind_kernel"].shape[0]
+    km = build_network(5, D, S, WIDTH, U=U, cell=cell, stateful=cell != "conv",
+                       weights=weights, conv_layers=layers)
+    net = Network(Model(weights, vocab, {"cell": cell, "condition": {"width": WIDTH}}))
+    rows, cond = _inputs(D, S, STEPS, seed)
+    if cell == "conv":
+        # no state in Keras: run it over the whole sequence at once, causally
+        seq = [rows[f][None, :].astype(np.int32)
+               for f in ("prev_kind", "prev_dur", "prev_step")]
+        ref_all = km(seq + [cond[None], rows["kind"][None].astype(np.int32),
+                            rows["dur"][None].astype(np.int32)], training=False)
     worst = 0.0
     for i in range(STEPS):
-        x = np.array([[tokens[i]]], np.int32)
-        if C:
-            ref = km([x, conds[i][None, None, :]], training=False)
-            got = rt.step(int(tokens[i]), conds[i])
+        net.advance(rows["prev_kind"][i], rows["prev_dur"][i], rows["prev_step"][i], cond[i])
+        k, d = int(rows["kind"][i]), int(rows["dur"][i])
+        got = {"kind": net.kind_logits().copy(), "dur": net.dur_logits(k).copy(),
+               "step": net.step_logits(k, d).copy()}
+        if cell == "conv":
+            ref = {h: np.asarray(ref_all[h])[0, i] for h in got}
         else:
-            ref = km(x, training=False)
-            got = rt.step(int(tokens[i]))
-        worst = max(worst, float(np.max(np.abs(np.asarray(ref)[0, 0] - got))))
-    # the state really was carried: it is far from zero after the run
-    assert np.abs(rt.h).max() > 0.1
+            x = [np.array([[rows[f][i]]], np.int32) for f in ("prev_kind", "prev_dur",
+                                                              "prev_step")]
+            out = km(x + [cond[i][None, None, :], np.array([[k]], np.int32),
+                          np.array([[d]], np.int32)], training=False)
+            ref = {h: np.asarray(out[h])[0, 0] for h in got}
+        for h in got:
+            worst = max(worst, float(np.max(np.abs(ref[h] - got[h]))))
+    assert np.abs(net.h).max() > 0.1          # the state really was carried
     return worst
 
 
-@pytest.mark.parametrize("C", [0, 23], ids=["plain", "conditioned"])
-def test_random_weights_match_keras_over_240_steps(C):
-    V, E, U = 40, 8, 16
-    w = _random_weights(V, E, U, C, seed=C + 1)
-    assert _parity(w, V, E, U, C) <= 1e-5
+@pytest.mark.parametrize("cell", ["lstm", "gru", "conv"])
+def test_random_weights_match_keras_over_240_steps(cell):
+    vocab = _vocab(9, 11)
+    w = _random_weights(cell, 9, 11, 16, seed=len(cell))
+    assert _parity(w, vocab, cell) <= 1e-5
 
 
 def test_shipped_model_matches_keras():
-    if not (DEFAULT_DIR / "weights.npz").exists():
-        pytest.skip("no shipped model yet")
     m = load_model("default")
-    assert _parity(m.weights, m.V, m.E, m.U, m.C, seed=3) <= 1e-5
+    assert _parity(m.weights, m.vocab, m.cell, seed=3) <= 1e-5
+
+
+def test_a_wrong_gate_order_is_caught():
+    """The parity check can fail: swap the LSTM's forget and input gates."""
+    vocab = _vocab(9, 11)
+    w = _random_weights("lstm", 9, 11, 16, seed=5)
+    bad = dict(w)
+    U = 16
+    for k in ("lstm_kernel", "lstm_recurrent"):
+        a = w[k].copy()
+        a[..., :U], a[..., U:2 * U] = w[k][..., U:2 * U], w[k][..., :U]
+        bad[k] = a
+    net = Network(Model(bad, vocab, {"cell": "lstm", "condition": {"width": WIDTH}}))
+    km = build_network(5, 9, 11, WIDTH, U=U, stateful=True, weights=w)
+    rows, cond = _inputs(9, 11, 20, 1)
+    diff = 0.0
+    for i in range(20):
+        net.advance(rows["prev_kind"][i], rows["prev_dur"][i], rows["prev_step"][i], cond[i])
+        x = [np.array([[rows[f][i]]], np.int32) for f in ("prev_kind", "prev_dur", "prev_step")]
+        out = km(x + [cond[i][None, None, :], np.array([[0]], np.int32),
+                      np.array([[0]], np.int32)], training=False)
+        diff = max(diff, float(np.max(np.abs(np.asarray(out["kind"])[0, 0] -
+                                             net.kind_logits()))))
+    assert diff > 1e-3
 
 
 def test_reset_restarts_the_sequence():
-    V, E, U, C = 30, 6, 12, 0
-    w = _random_weights(V, E, U, C, seed=7)
-    rt = LSTMRuntime(Model(w, ["<s>"] + [f"t{i}" for i in range(1, V)], {}))
-    first = [rt.step(t).copy() for t in (0, 5, 9)]
-    rt.reset()
-    again = [rt.step(t).copy() for t in (0, 5, 9)]
+    vocab = _vocab(9, 11)
+    w = _random_weights("gru", 9, 11, 12, seed=7)
+    net = Network(Model(w, vocab, {"cell": "gru", "condition": {"width": WIDTH}}))
+    cond = np.zeros(WIDTH, np.float32)
+    cond[:HOT] = 1.0
+    first = [net.advance(t, t, t, cond).copy() for t in (0, 3, 5)]
+    net.reset()
+    again = [net.advance(t, t, t, cond).copy() for t in (0, 3, 5)]
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
-    # and without a reset the same inputs give different outputs (state carried)
-    assert not np.allclose(rt.step(0), first[0])
+    assert not np.allclose(net.advance(0, 0, 0, cond), first[0])   # state carried

@@ -1,5 +1,5 @@
-"""Model directories: round trip, the shipped model, and a clear ModelError for every
-kind of broken directory. Plus the sampler."""
+"""Model directories: round trip, the shipped models, and a clear ModelError for every
+kind of broken directory. Plus the sampler the daemon draws every head through."""
 
 import json
 import random
@@ -8,54 +8,63 @@ import shutil
 import numpy as np
 import pytest
 
+from conftest import random_weights, small_vocab
+from jazzd.grammar.features import HOT, WIDTH
+from jazzd.model.network import Network
+from jazzd.model.store import (DEFAULT_DIR, MODELS_DIR, load_model, resolve, save_model,
+                               shipped_models)
+from jazzd.model.style import Style, draw
 from jazzd.service.errors import ModelError, UserError
-from jazzd.grammar.values import Value
-from jazzd.model.lstm import LSTMRuntime
-from jazzd.model.style import Style
-from jazzd.model.store import ARRAYS, DEFAULT_DIR, load_model, save_model
 
-V, E, U, C = 12, 4, 6, 0
-
-
-def _weights(V=V, E=E, U=U, C=C, seed=0):
-    rng = np.random.default_rng(seed)
-    shapes = {"embedding": (V, E), "lstm_kernel": (E + C, 4 * U),
-              "lstm_recurrent": (U, 4 * U), "lstm_bias": (4 * U,),
-              "dense_kernel": (U, V), "dense_bias": (V,)}
-    return {k: rng.normal(0, 0.5, s).astype(np.float32) for k, s in shapes.items()}
-
-
-def _tokens(n=V):
-    return ["<s>"] + [f"C,{i / 4:.3f}" for i in range(1, n)]
+VOCAB = small_vocab()
+META = {"corpus": {"source": "test"}}
 
 
 @pytest.fixture
 def model_dir(tmp_path):
     d = tmp_path / "m"
-    save_model(d, _weights(), _tokens(), {"variant": "plain", "corpus": {"source": "test"}})
+    save_model(d, random_weights(VOCAB), VOCAB, META)
     return d
+
+
+def _rewrite_weights(d, change):
+    with np.load(d / "weights.npz") as z:
+        w = {k: z[k] for k in z.files}
+    change(w)
+    np.savez(d / "weights.npz", **w)
 
 
 def test_round_trip(model_dir):
     m = load_model(model_dir)
-    w = _weights()
-    for k in ARRAYS:
+    w = random_weights(VOCAB)
+    for k in w:
         np.testing.assert_array_equal(m.weights[k], w[k])
-    assert m.tokens == _tokens()
-    assert (m.V, m.E, m.U, m.C) == (V, E, U, C)
-    assert m.meta["sizes"] == {"V": V, "E": E, "U": U, "C": C}
+    assert m.vocab == VOCAB
+    assert (m.K, m.D, m.S, m.U, m.C) == (5, 5, 11, 16, WIDTH)
+    assert m.meta["sizes"] == {"K": 5, "D": 5, "S": 11, "U": 16, "C": WIDTH, "E": [4, 6, 6]}
     assert m.meta["corpus"] == {"source": "test"}
-    assert m.variant == "plain"
-    assert m.values[0] is None and m.values[4].ticks == 12   # "C,1.000" = a quarter
+    assert m.cell == "lstm" and m.rest == 4
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "conv"])
+def test_every_cell_round_trips_and_steps(tmp_path, cell):
+    save_model(tmp_path / cell, random_weights(VOCAB, cell), VOCAB, dict(META, cell=cell))
+    m = load_model(tmp_path / cell)
+    net = Network(m)
+    cond = np.zeros(WIDTH, np.float32)
+    cond[:HOT] = 1.0
+    net.advance(0, 0, 0, cond)
+    assert m.cell == cell and np.all(np.isfinite(net.step_logits(1, 2)))
 
 
 def test_model_error_is_a_user_error():
     assert issubclass(ModelError, UserError)
 
 
-def test_missing_directory_names_the_path(tmp_path):
-    with pytest.raises(ModelError, match=str(tmp_path / "nope")):
+def test_missing_directory_names_the_path_and_the_shipped_models(tmp_path):
+    with pytest.raises(ModelError, match=str(tmp_path / "nope")) as e:
         load_model(tmp_path / "nope")
+    assert "default" in str(e.value)
 
 
 def test_missing_weights_names_the_file(model_dir):
@@ -80,40 +89,40 @@ def test_garbage_weights_say_corrupt(model_dir):
 
 
 def test_pickled_arrays_are_refused(model_dir):
-    w = _weights()
-    w["embedding"] = np.array([{"evil": 1}] * 3, dtype=object)
-    np.savez(model_dir / "weights.npz", **w)
+    def evil(w):
+        w["embed_kind"] = np.array([{"evil": 1}] * 3, dtype=object)
+    _rewrite_weights(model_dir, evil)
     with pytest.raises(ModelError, match="weights.npz"):
         load_model(model_dir)
 
 
 def test_missing_array_is_named(model_dir):
-    w = _weights()
-    del w["dense_bias"]
-    np.savez(model_dir / "weights.npz", **w)
-    with pytest.raises(ModelError, match="dense_bias"):
+    _rewrite_weights(model_dir, lambda w: w.pop("step_bias"))
+    with pytest.raises(ModelError, match="step_bias"):
         load_model(model_dir)
 
 
 def test_wrong_shape_is_named(model_dir):
-    w = _weights()
-    w["lstm_recurrent"] = w["lstm_recurrent"][:, :-1]
-    np.savez(model_dir / "weights.npz", **w)
+    def cut(w):
+        w["lstm_recurrent"] = w["lstm_recurrent"][:, :-1]
+    _rewrite_weights(model_dir, cut)
     with pytest.raises(ModelError, match="lstm_recurrent"):
         load_model(model_dir)
 
 
 def test_vocab_size_mismatch(model_dir):
-    (model_dir / "vocab.json").write_text(json.dumps({"tokens": _tokens(V - 1)}))
-    with pytest.raises(ModelError, match=f"{V - 1} tokens"):
+    (model_dir / "vocab.json").write_text(json.dumps(dict(VOCAB, steps=list(range(-4, 6)))))
+    with pytest.raises(ModelError, match="embed_step"):
         load_model(model_dir)
 
 
 @pytest.mark.parametrize("text,problem", [
     ("{not json", "not valid JSON"),
-    ('{"words": []}', "tokens"),
-    ('{"tokens": ["C,1.000", "<s>"]}', "token 0"),
-    ('["<s>"]', "tokens"),
+    ('{"words": []}', "kinds"),
+    ('{"kinds": ["C", "S", "A", "X", "Q"], "durations": [3], "steps": [0]}', "kinds"),
+    ('["C"]', "expected an object"),
+    ('{"kinds": ["C", "S", "A", "X", "R"], "durations": [0, 3], "steps": [0]}', "durations"),
+    ('{"kinds": ["C", "S", "A", "X", "R"], "durations": [3], "steps": ["up"]}', "steps"),
 ])
 def test_bad_vocab(model_dir, text, problem):
     (model_dir / "vocab.json").write_text(text)
@@ -136,81 +145,110 @@ def test_meta_format_is_checked(model_dir):
         load_model(model_dir)
 
 
-def test_conditioned_model_needs_its_condition_in_meta(tmp_path):
-    d = tmp_path / "c"
-    save_model(d, _weights(C=23), _tokens(), {"variant": "conditioned"})
+def test_a_format_1_model_is_refused_with_a_reason(model_dir):
+    meta = json.loads((model_dir / "meta.json").read_text())
+    meta["format"] = 1
+    (model_dir / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="retrain"):
+        load_model(model_dir)
+
+
+def test_model_without_its_condition_in_meta(model_dir):
+    meta = json.loads((model_dir / "meta.json").read_text())
+    del meta["condition"]
+    (model_dir / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="condition"):
-        load_model(d)
+        load_model(model_dir)
 
 
-def test_conditioned_model_with_a_foreign_condition_is_refused(tmp_path):
-    d = tmp_path / "c"
-    save_model(d, _weights(C=5), _tokens(),
-               {"variant": "conditioned", "condition": {"name": "other", "version": 1,
-                                                        "width": 5}})
+def test_model_with_a_foreign_condition_is_refused(model_dir):
+    meta = json.loads((model_dir / "meta.json").read_text())
+    meta["condition"] = {"name": "other", "version": 1, "width": 5}
+    (model_dir / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="condition"):
-        load_model(d)
+        load_model(model_dir)
 
 
-def test_shipped_default_model_loads_and_steps():
-    m = load_model("default")
-    assert m.path == DEFAULT_DIR
-    assert m.tokens[0] == "<s>"
-    assert all(v is not None for v in m.values[1:])
-    size = sum(p.stat().st_size for p in DEFAULT_DIR.iterdir())
+def test_unknown_cell_is_named(model_dir):
+    meta = json.loads((model_dir / "meta.json").read_text())
+    meta["cell"] = "transformer"
+    (model_dir / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="transformer"):
+        load_model(model_dir)
+
+
+@pytest.mark.parametrize("name", ["default", "bach"])
+def test_shipped_models_load_and_step(name):
+    m = load_model(name)
+    assert m.path == MODELS_DIR / name
+    size = sum(p.stat().st_size for p in m.path.iterdir())
     assert size < 5_000_000
-    for key in ("variant", "variants", "corpus", "grammar_version", "versions", "seed"):
+    for key in ("cell", "cells", "corpus", "versions", "seed", "condition"):
         assert key in m.meta
-    rt = LSTMRuntime(m)
+    assert "credit" in m.meta["corpus"]
+    net = Network(m)
     cond = np.zeros(m.C, np.float32)
-    if m.C:
-        cond[[0, 12, 15]] = 1.0
-    logits = rt.step(0, cond if m.C else None)
-    assert logits.shape == (m.V,) and np.all(np.isfinite(logits))
+    cond[[0, 12, 15, 23, 36, 46]] = 1.0
+    net.advance(0, 0, 0, cond)
+    for logits in (net.kind_logits(), net.dur_logits(0), net.step_logits(0, 0)):
+        assert np.all(np.isfinite(logits))
+
+
+def test_the_jazz_model_is_the_default_and_credits_the_database():
+    assert resolve("default") == DEFAULT_DIR and set(shipped_models()) >= {"default", "bach"}
+    meta = load_model("default").meta
+    assert "Weimar Jazz Database" in meta["corpus"]["credit"]
+    assert "Bach" in load_model("bach").meta["corpus"]["source"]
 
 
 def test_copy_of_default_loads_by_path(tmp_path):
     d = tmp_path / "copy"
     shutil.copytree(DEFAULT_DIR, d)
-    assert load_model(str(d)).tokens == load_model("default").tokens
+    assert load_model(str(d)).vocab == load_model("default").vocab
 
 
 # ------------------------------------------------------------------ sampling
-# The daemon draws every token through Style.sample (logits + style biases, tempered).
+# The daemon draws every head through Style's distributions and `draw`.
 
-SAMPLE_VALUES = [None, Value("C", 6, -3, 3), Value("S", 6, -3, 3), Value("A", 6, -2, 2),
-                 Value("X", 6, -5, 1)]
 NEUTRAL_STYLE = {"kind_weights": {}, "duration_weights": {},
                  "strong_beat_chord_weight": 1.0, "rest_probability": None}
 
 
-def _draw(logits, temperature, rng, n, **style):
-    st = Style(SAMPLE_VALUES, dict(NEUTRAL_STYLE, **style))
-    return [st.sample(np.asarray(logits, np.float32), 0, temperature, rng) for _ in range(n)]
+def _draw_kinds(logits, temperature, rng, n, **style):
+    st = Style(VOCAB["kinds"], VOCAB["durations"], dict(NEUTRAL_STYLE, **style))
+    cum = np.zeros(5)
+    return [draw(st.kind_distribution(np.asarray(logits, np.float32), 6, temperature),
+                 rng, cum) for _ in range(n)]
 
 
-def test_sample_is_reproducible_and_never_start():
-    logits = [50.0, 1.0, 2.0, 0.5, 1.5]          # <s> would win if it could be drawn
-    s1 = _draw(logits, 1.0, random.Random(3), 200)
-    s2 = _draw(logits, 1.0, random.Random(3), 200)
-    assert s1 == s2
-    assert 0 not in s1 and set(s1) == {1, 2, 3, 4}
+def test_sample_is_reproducible():
+    logits = [1.0, 2.0, 0.5, 1.5, 0.2]
+    s1 = _draw_kinds(logits, 1.0, random.Random(3), 200)
+    s2 = _draw_kinds(logits, 1.0, random.Random(3), 200)
+    assert s1 == s2 and set(s1) == {0, 1, 2, 3, 4}
 
 
 def test_sample_follows_the_softmax():
-    logits = np.log([1e-9, 0.1, 0.2, 0.3, 0.4])
-    counts = np.bincount(_draw(logits, 1.0, random.Random(5), 20000), minlength=5)
-    np.testing.assert_allclose(counts[1:] / 20000, [0.1, 0.2, 0.3, 0.4], atol=0.015)
+    logits = np.log([0.1, 0.2, 0.3, 0.25, 0.15])
+    counts = np.bincount(_draw_kinds(logits, 1.0, random.Random(5), 20000), minlength=5)
+    np.testing.assert_allclose(counts / 20000, [0.1, 0.2, 0.3, 0.25, 0.15], atol=0.015)
 
 
 def test_temperature_sharpens_and_flattens():
-    logits = np.log([1e-9, 0.3, 0.7, 1e-9, 1e-9])
-    cold = sum(t == 2 for t in _draw(logits, 0.2, random.Random(1), 2000)) / 2000
-    hot = sum(t == 2 for t in _draw(logits, 5.0, random.Random(1), 2000)) / 2000
-    assert cold > 0.95 and 0.45 < hot < 0.65
+    logits = np.log([0.3, 0.7, 1e-9, 1e-9, 1e-9])
+    cold = sum(t == 1 for t in _draw_kinds(logits, 0.2, random.Random(1), 2000)) / 2000
+    hot = sum(t == 1 for t in _draw_kinds(logits, 5.0, random.Random(1), 2000)) / 2000
+    assert cold > 0.95 and 0.45 < hot < 0.6      # 0.7 ** 0.2 / (0.3 ** 0.2 + 0.7 ** 0.2 + ...)
 
 
 def test_bias_moves_the_choice():
-    drawn = set(_draw(np.zeros(5), 1.0, random.Random(2), 100,
-                      kind_weights={"C": 0, "A": 0, "X": 0}))
-    assert drawn == {2}
+    drawn = set(_draw_kinds(np.zeros(5), 1.0, random.Random(2), 100,
+                            kind_weights={"C": 0, "A": 0, "X": 0, "R": 0}))
+    assert drawn == {1}
+
+
+def test_draw_never_returns_a_zero_probability_entry():
+    p = np.array([0.0, 0.5, 0.0, 0.5, 0.0])
+    rng = random.Random(0)
+    cum = np.zeros(5)
+    assert {draw(p, rng, cum) for _ in range(500)} == {1, 3}

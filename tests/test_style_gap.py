@@ -1,24 +1,25 @@
-"""The style gap (daemon/style_gap.py): the overlap measure, the cross-validated AUC,
+"""The style gap (daemon/evaluation/style_gap.py): the overlap measure, the cross-validated AUC,
 the generators, the human choruses, and the baselines on the real held-out players
 when the Weimar Jazz Database is in ../shared/data (skipped otherwise)."""
 
 import random
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from daemon import style_gap
-from daemon.errors import UserError
-from daemon.style_gap import (arpeggiator, cross_validated_auc, human_choruses,
+from jazzd.evaluation import style_gap
+from jazzd.service.errors import UserError
+from jazzd.evaluation.style_gap import (arpeggiator, cross_validated_auc, human_choruses,
                               human_vs_human, measure, overlap, random_generator,
                               shipped_generator)
-from daemon.wjazzd import BAR_TICKS, Chorus, Note, Solo
-from grammar.chart import parse_chart
-from grammar.chords import NO_CHORD, parse_symbol
-from grammar.pitch import TPQ
-from grammar.style_features import NAMES
+from jazzd.train.wjazzd import BAR_TICKS, Chorus, Note, Solo
+from jazzd.grammar.chart import parse_chart
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.pitch import TPQ
+from jazzd.grammar.style_features import NAMES
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wjazzd"
 needs_data = pytest.mark.skipif(not (DATA / "solos.csv").is_file(),
@@ -177,10 +178,17 @@ def test_a_generator_that_plays_nothing_is_a_clear_error():
         measure(lambda chart, bars, seed: [], _fake_humans(), "silent", repeats=1, trees=5)
 
 
-def test_the_command_line_names_a_missing_database(tmp_path, capsys):
-    status = style_gap.main([str(tmp_path / "nowhere")])
-    err = capsys.readouterr().err
-    assert status != 0 and "not a directory" in err and "Traceback" not in err
+def test_the_command_line_names_a_missing_database(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "jazzd", "evaluate", "--style-gap", "--corpus",
+                        str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 66 and "not a directory" in r.stderr
+    assert str(tmp_path / "nowhere") in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_style_gap_needs_its_corpus():
+    r = subprocess.run([sys.executable, "-m", "jazzd", "evaluate", "--style-gap"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 64 and "--corpus" in r.stderr and "Traceback" not in r.stderr
 
 
 # ---- the real held-out players ------------------------------------------------------------

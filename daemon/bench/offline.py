@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from jazzd.bench.report import Bar, Figure, NotMeasured, missing, run_worker
-from jazzd.model.lstm import LSTMRuntime
+from jazzd.model.network import Network
 from jazzd.service.errors import UserError
 
 
@@ -24,125 +24,93 @@ def _load_model_or_skip(model):
         raise NotMeasured(f"no model ({e})") from None
 
 
-# -- section: the NumPy LSTM runtime ---------------------------------------------
+# -- section: the NumPy network ---------------------------------------------------
 
 STEP_BAR = Bar("p99", 0.1, "ms")
 
 
-def bench_lstm(n=2000, model="default", keras=True, keras_steps=50, predict_steps=10):
-    """Per-step timings (ms, sorted lists) of the NumPy runtime and, if TensorFlow is
-    installed and `keras` is true, of a Keras `model(x)` call and `model.predict` on the
-    same weights; plus vocabulary size, model size on disk and load time.
+def _inputs(m, n, seed=0):
+    """n random steps: previous tokens, one-hot conditions, drawn kind and duration."""
+    rng = np.random.default_rng(seed)
+    rows = np.stack([rng.integers(0, m.K + 1, n), rng.integers(0, m.D + 1, n),
+                     rng.integers(0, m.S + 1, n), rng.integers(0, m.K, n),
+                     rng.integers(0, m.D, n)], axis=1)
+    conds = np.zeros((n, m.C), np.float32)
+    for i in range(n):
+        conds[i, rng.choice(m.C, size=6, replace=False)] = 1.0
+    return rows.tolist(), conds
 
-    Returns a dict; `jazzd bench` summarises it (p50/p99).
-    """
-    from pathlib import Path
 
-    from jazzd.model.store import load_model
-    t0 = time.perf_counter()
-    m = load_model(model) if not hasattr(model, "weights") else model
-    load_ms = (time.perf_counter() - t0) * 1e3
-    out = {"vocab": m.V, "units": m.U, "embedding": m.E, "condition": m.C,
-           "variant": m.variant, "load_ms": load_ms}
-    if m.path is not None:
-        out["size_bytes"] = sum(p.stat().st_size for p in Path(m.path).iterdir()
-                                if p.is_file())
-    rt = LSTMRuntime(m)
-    rng = np.random.default_rng(0)
-    n_inputs = max(n, keras_steps + 1, predict_steps + 1)
-    tokens = rng.integers(1, m.V, size=n_inputs)
-    conds = _bench_conds(m, n_inputs, rng)
+def bench_step(m, n=2000, clock=time.perf_counter):
+    """Per-step times (ms) of the NumPy network: the cell and the three heads, as the
+    performer runs them for one value."""
+    net = Network(m)
+    rows, conds = _inputs(m, n)
+    times = np.empty(n)
+    for i, (pk, pd, ps, k, d) in enumerate(rows):
+        c = conds[i]
+        t = clock()
+        net.advance(pk, pd, ps, c)
+        net.kind_logits()
+        net.dur_logits(k)
+        net.step_logits(k, d)
+        times[i] = clock() - t
+    scale = 1e3 if clock is time.perf_counter else 1e-6
+    return sorted((times * scale).tolist())
+
+
+def bench_next_value(m, n=2000):
+    """Per-value times (ms) of Performer.next_value over a ii-V-I: the network step,
+    the style, the motif memory, three draws and the planned pitch."""
+    from jazzd.grammar.chords import parse_symbol
+    from jazzd.model.performer import Performer
+    from jazzd.service.config import defaults
+    perf = Performer(m, defaults(), seed=1)
+    chords = [parse_symbol(s) for s in ("Dm7", "G7", "Cmaj7", "A7b9")]
     times = np.empty(n)
     clock = time.perf_counter
+    tick = 0
     for i in range(n):
+        chord = chords[(tick // 48) % 4]
         t = clock()
-        rt.step(tokens[i], conds[i] if conds is not None else None)
+        v = perf.next_value(tick % 48, chord)
         times[i] = clock() - t
-    out["numpy_ms"] = sorted((times * 1e3).tolist())
-    if keras:
-        try:
-            out.update(_bench_keras(m, tokens, conds, keras_steps, predict_steps))
-        except ImportError as e:
-            out["keras_error"] = f"TensorFlow not installed ({e})"
-    return out
-
-
-def _bench_conds(m, n, rng):
-    if not m.C:
-        return None
-    conds = np.zeros((n, m.C), np.float32)
-    conds[np.arange(n), rng.integers(0, m.C, size=n)] = 1.0
-    return conds
-
-
-def _bench_keras(m, tokens, conds, keras_steps, predict_steps):
-    from jazzd.train.keras_model import build_keras_model
-    km = build_keras_model(m.V, m.E, m.U, m.C, stateful=True, weights=m.weights)
-    clock = time.perf_counter
-    res = {}
-    for key, steps, call in (("keras_call_ms", keras_steps, lambda x: km(x, training=False)),
-                             ("keras_predict_ms", predict_steps,
-                              lambda x: km.predict(x, verbose=0))):
-        times = []
-        for i in range(steps + 1):
-            x = [np.array([[tokens[i]]], np.int32)]
-            if conds is not None:
-                x.append(conds[i][None, None, :])
-            x = x[0] if len(x) == 1 else x
-            t = clock()
-            call(x)
-            if i:   # the first call traces the graph
-                times.append((clock() - t) * 1e3)
-        res[key] = sorted(times)
-    return res
+        perf.realize(v, chord, tick % 48)
+        tick += v.ticks
+    return sorted((times * 1e3).tolist())
 
 
 def section_lstm(ctx):
-    """One LSTM step of the NumPy runtime, the model's size, and its load time."""
+    """One step of the NumPy network, one whole value, the model's size and load time."""
+    from pathlib import Path
+
     from jazzd.model.store import load_model
     m = _load_model_or_skip(ctx.model)
     n = 2000 if ctx.quick else 20000
-    r = bench_lstm(n, m, keras=False)
     loads = []
     for _ in range(3 if ctx.quick else 10):
         t = time.perf_counter()
         load_model(ctx.model)
         loads.append((time.perf_counter() - t) * 1e3)
-    desc = f"{m.variant}, V={m.V} E={m.E} U={m.U} C={m.C}"
+    desc = f"{m.cell}, U={m.U}, heads K={m.K} D={m.D} S={m.S}, C={m.C}"
     figs = [
-        Figure("lstm.step_numpy", "step, NumPy runtime (daemon)", "ms", r["numpy_ms"],
-               baseline="keras.step_call", bar=STEP_BAR, note=desc),
-        Figure("lstm.step_cpu", "step, NumPy runtime, thread CPU time", "ms",
-               _step_cpu_ms(m, n), note="CPU time leaves out preemption by other "
-               "processes: a wall-clock p99 far above this one is the machine's load"),
-        Figure("lstm.vocab", "vocabulary size", "tokens", value=m.V),
+        Figure("lstm.step_numpy", "step, NumPy network (cell + three heads)", "ms",
+               bench_step(m, n), baseline="keras.step_call", bar=STEP_BAR, note=desc),
+        Figure("lstm.step_cpu", "step, NumPy network, thread CPU time", "ms",
+               bench_step(m, n, time.thread_time_ns),
+               note="CPU time leaves out preemption by other processes: a wall-clock "
+                    "p99 far above this one is the machine's load"),
+        Figure("lstm.next_value", "one value planned (step, style, motif, draws, pitch)",
+               "ms", bench_next_value(m, n // 4)),
+        Figure("lstm.vocab", "head sizes K + D + S", "entries", value=m.K + m.D + m.S),
     ]
-    if "size_bytes" in r:
-        figs.append(Figure("lstm.size", "model size on disk", "kB",
-                           value=r["size_bytes"] / 1024, note=str(m.path)))
+    if m.path is not None:
+        size = sum(p.stat().st_size for p in Path(m.path).iterdir() if p.is_file())
+        figs.append(Figure("lstm.size", "model size on disk", "kB", value=size / 1024,
+                           note=str(m.path)))
     figs.append(Figure("lstm.load", "model load (weights.npz + vocab + meta)", "ms", loads,
                        baseline="keras.build"))
     return figs
-
-
-def _step_cpu_ms(m, n):
-    """Per-step thread CPU time (ms) of the NumPy runtime, same inputs as bench_lstm."""
-    import numpy as np
-
-    rt = LSTMRuntime(m)
-    rng = np.random.default_rng(0)
-    tokens = rng.integers(1, m.V, size=n).tolist()
-    cond = None
-    if m.C:
-        cond = np.zeros(m.C, np.float32)
-        cond[0] = 1.0
-    clock = time.thread_time_ns
-    out = []
-    for tok in tokens:
-        t = clock()
-        rt.step(tok, cond)
-        out.append((clock() - t) / 1e6)
-    return out
 
 
 def keras_worker(model, call_steps, predict_steps):
@@ -155,23 +123,40 @@ def keras_worker(model, call_steps, predict_steps):
         return {"not_measured": f"TensorFlow is not installed ({e})"}
     import_s = time.perf_counter() - t
     from jazzd.model.store import load_model
-    from jazzd.train.keras_model import build_keras_model
+    from jazzd.train.keras_model import build_network
     m = load_model(model)
+
+    def build():
+        layers = sum(1 for k in m.weights if k.endswith("_res_bias"))
+        return build_network(m.K, m.D, m.S, m.C, U=m.U, cell=m.cell,
+                             stateful=m.cell != "conv", weights=m.weights,
+                             conv_layers=layers)
     builds = []
     for _ in range(3):
         t = time.perf_counter()
-        build_keras_model(m.V, m.E, m.U, m.C, stateful=True, weights=m.weights)
+        km = build()
         builds.append((time.perf_counter() - t) * 1e3)
-    r = bench_lstm(max(call_steps, predict_steps) + 1, m, keras=True, keras_steps=call_steps,
-                   predict_steps=predict_steps)
+    rows, conds = _inputs(m, max(call_steps, predict_steps) + 1)
+    res = {}
+    for key, steps, call in (("call_ms", call_steps, lambda x: km(x, training=False)),
+                             ("predict_ms", predict_steps, lambda x: km.predict(x, verbose=0))):
+        times = []
+        for i in range(steps + 1):
+            pk, pd, ps, k, d = rows[i]
+            x = [np.array([[v]], np.int32) for v in (pk, pd, ps)] + \
+                [conds[i][None, None, :], np.array([[k]], np.int32), np.array([[d]], np.int32)]
+            t = time.perf_counter()
+            call(x)
+            if i:   # the first call traces the graph
+                times.append((time.perf_counter() - t) * 1e3)
+        res[key] = sorted(times)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"import_s": import_s, "build_ms": builds, "call_ms": r["keras_call_ms"],
-            "predict_ms": r["keras_predict_ms"], "rss_mb": rss_mb,
-            "tf": tensorflow.__version__}
+    return {"import_s": import_s, "build_ms": builds, "call_ms": res["call_ms"],
+            "predict_ms": res["predict_ms"], "rss_mb": rss_mb, "tf": tensorflow.__version__}
 
 
 def section_keras(ctx):
-    """The baselines of the LSTM step: Keras eager call and `predict`, in a child."""
+    """The baselines of the network step: Keras eager call and `predict`, in a child."""
     _load_model_or_skip(ctx.model)
     calls, predicts = (30, 10) if ctx.quick else (300, 60)
     r = run_worker("jazzd.bench.offline.keras_worker", ctx.model, calls, predicts)

@@ -50,33 +50,39 @@ def _add_chord(sub):
 def _add_train(sub):
     p = sub.add_parser("train", help="train a model directory from a corpus (needs TensorFlow)")
     p.add_argument("--corpus", default="bach",
-                   help="'bach' (music21's chorales), or a directory or file list of "
-                        "MusicXML/ABC/MIDI files (default: bach)")
+                   help="'wjazzd:DIR' (or a directory holding) the Weimar Jazz Database "
+                        "CSV export, 'bach' (music21's chorales), or a directory or file "
+                        "list of MusicXML/ABC/MIDI files (default: bach)")
+    p.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
+    p.add_argument("--cell", default="lstm",
+                   help="lstm, gru or conv (dilated causal convolutions); several, comma "
+                        "separated, are trained on the same split and the best is kept "
+                        "(default: lstm)")
+    p.add_argument("--hold-out", type=int, default=12, metavar="N",
+                   help="Weimar Jazz Database: players left out of training for the "
+                        "style gap (default 12; 0 = none)")
     p.add_argument("--limit", type=int, default=None, help="use at most this many pieces")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="at most this many epochs (early stopping ends sooner; default 40)")
+    p.add_argument("--units", type=int, default=None, help="cell units (default 128)")
+    p.add_argument("--window", type=int, default=None,
+                   help="training window in values (default 32)")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="dropout while training, 0-0.9 (default 0.2)")
+    p.add_argument("--min-count", type=int, default=None,
+                   help="durations seen fewer times map to the nearest frequent one "
+                        "(default 3)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=None, help="music21 extraction processes")
     p.add_argument("--melody", default=None, help="MIDI: melody part index or name")
     p.add_argument("--harmony", default=None,
                    help="MIDI: comma-separated harmony part indices or names")
     p.add_argument("--range", dest="offset_range", default=None, metavar="START:END",
                    help="MIDI: quarter-note offset range to use")
-    p.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
-    p.add_argument("--epochs", type=int, default=100,
-                   help="at most this many epochs (early stopping ends sooner)")
-    p.add_argument("--units", type=int, default=128, help="LSTM units")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--jobs", type=int, default=None, help="corpus extraction processes")
-    p.add_argument("--variant", choices=["both", "plain", "conditioned"], default="both",
-                   help="which model variants to build; 'both' keeps the better one")
     p.add_argument("--harmony-method", default=None,
                    choices=["lower-onset", "lower-hold", "all-beat", "all-onset"],
                    help="how chords are taken from the accompanying parts "
                         "(default: lower-hold; see docs/MODEL.md)")
-    p.add_argument("--embed", type=int, default=None, help="embedding width (default 64)")
-    p.add_argument("--window", type=int, default=None,
-                   help="training window in values (default 32)")
-    p.add_argument("--dropout", type=float, default=None,
-                   help="dropout while training, 0-0.9 (default 0.3)")
-    p.add_argument("--min-count", type=int, default=None,
-                   help="values seen fewer times map to the nearest frequent one (default 3)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(module="train")
 
@@ -100,9 +106,10 @@ def _add_generate(sub):
 
 
 def _add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="score a recorded performance against the musical bars")
-    p.add_argument("performance", metavar="PERFORMANCE.mid")
-    p.add_argument("--chords", required=True, metavar="CHART")
+    p = sub.add_parser("evaluate", help="score a recorded performance against the musical "
+                                        "bars, or measure the style gap")
+    p.add_argument("performance", metavar="PERFORMANCE.mid", nargs="?")
+    p.add_argument("--chords", metavar="CHART")
     p.add_argument("--bpm", type=float, default=None,
                    help="tempo, if the file carries none (default: the file's tempo)")
     p.add_argument("--swing", type=float, default=None)
@@ -114,6 +121,18 @@ def _add_evaluate(sub):
                    help="the register's bottom (default: the config default)")
     p.add_argument("--highest-note", type=int, default=None)
     p.add_argument("--strict", action="store_true", help="exit 1 when a bar is missed")
+    p.add_argument("--style-gap", action="store_true",
+                   help="instead: can a classifier tell jazzd's choruses from held-out "
+                        "human ones? (needs --corpus and scikit-learn, the eval extra)")
+    p.add_argument("--corpus", metavar="DIR",
+                   help="--style-gap: the Weimar Jazz Database CSV export")
+    p.add_argument("--model", default=None, help="--style-gap: 'default' or a model directory")
+    p.add_argument("--config", metavar="FILE", help="--style-gap: jazzd's settings")
+    p.add_argument("--runs", default=None,
+                   help="--style-gap: comma-separated: human, random, arpeggiator, model "
+                        "(default: all)")
+    p.add_argument("--repeats", type=int, default=5, help="--style-gap: CV repeats")
+    p.add_argument("--seed", type=int, default=0, help="--style-gap: generation seed")
     p.set_defaults(module="evaluate")
 
 

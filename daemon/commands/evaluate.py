@@ -1,5 +1,6 @@
-"""`jazzd evaluate`: score a recorded performance (a MIDI file) against DESIGN.md's
-musical bars, over the chord chart it was played on.
+"""`jazzd evaluate`: score a recorded performance (a MIDI file) against the musical
+bars, over the chord chart it was played on; or, with `--style-gap`, measure how far
+jazzd's choruses are from held-out human ones (jazzd.evaluation.style_gap).
 
 The statistics are `jazzd.grammar.evaluate`'s; this module reads the file, lines the chart
 up with it (looped to the performance's length), prints the table or JSON, and
@@ -11,11 +12,12 @@ import json
 import math
 
 from jazzd.service import config as config_mod
-from jazzd.service.errors import UserError
+from jazzd.service.errors import EX_USAGE, UserError
 from jazzd.grammar.evaluate import band, check, evaluate, format_value
 from jazzd.offline.charts import read_chart
 from jazzd.offline.midi_file import open_midi, read_info, read_notes
 from jazzd.offline.piano_roll import piano_roll
+
 
 def score(notes, chart, swing, low=None, high=None):
     """Statistics of `notes` [(onset_beats, dur_beats, pitch)] over `chart` looped to
@@ -47,7 +49,44 @@ def table(stats):
     return "\n".join(lines)
 
 
+def style_gap(args):
+    """`jazzd evaluate --style-gap --corpus DIR`: the table, or JSON with --json."""
+    import sys
+
+    from jazzd.evaluation import style_gap as sg
+    from jazzd.model.store import load_model
+    if not args.corpus:
+        raise UserError("--style-gap needs --corpus DIR, the Weimar Jazz Database CSV "
+                        "export (solos.csv, mcsv_melody/, mcsv_beat/)", status=EX_USAGE)
+    cfg, _ = config_mod.load_or_default(args.config)
+    if args.model:
+        cfg["improviser"]["model"] = args.model
+    model = load_model(cfg["improviser"]["model"])
+    runs = args.runs.split(",") if args.runs else sg.RUNS
+    bad = [r for r in runs if r not in sg.RUNS]
+    if bad:
+        raise UserError(f"--runs: unknown {', '.join(bad)}; allowed: {', '.join(sg.RUNS)}",
+                        status=EX_USAGE)
+    log = (lambda m: print(m, file=sys.stderr, flush=True))
+    gaps, held, n = sg.run(args.corpus.removeprefix("wjazzd:"), runs, cfg, model,
+                           repeats=args.repeats, seed=args.seed or 0, log=log)
+    if args.json:
+        print(json.dumps(sg.as_json(gaps, held, n), indent=1))
+    else:
+        print(f"model {cfg['improviser']['model']}; {n} choruses of held-out players "
+              f"{', '.join(held)}")
+        print(sg.format_table(gaps))
+        print()
+        print(sg.format_overlaps(gaps))
+    return 0
+
+
 def main(args):
+    if getattr(args, "style_gap", False):
+        return style_gap(args)
+    if not args.performance or not args.chords:
+        raise UserError("give a PERFORMANCE.mid and --chords CHART, or --style-gap "
+                        "--corpus DIR", status=EX_USAGE)
     defaults = config_mod.defaults()
     bpb = getattr(args, "beats_per_bar", None) or defaults["tempo"]["beats_per_bar"]
     if args.bpm is not None and not 20 <= args.bpm <= 400:

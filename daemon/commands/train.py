@@ -1,61 +1,45 @@
-"""`jazzd train`: extract a corpus (in parallel), train, write the model directory."""
+"""`jazzd train`: read a corpus, train, write the model directory."""
 
 import json
 import os
-import sys
-import time
 
 from jazzd.service.errors import EX_USAGE, UserError
+from jazzd.train.sources import load_pieces
 from jazzd.train.trainer import train_pieces
+
+CELLS = ("lstm", "gru", "conv")
+
+
+def _check(args):
+    if args.dropout is not None and not 0 <= args.dropout < 0.9:
+        raise UserError(f"--dropout {args.dropout} is out of range (0 to 0.9)",
+                        status=EX_USAGE)
+    for k in ("units", "epochs", "jobs", "limit", "window", "min_count"):
+        if getattr(args, k, None) is not None and getattr(args, k) < 1:
+            raise UserError(f"--{k.replace('_', '-')} must be at least 1", status=EX_USAGE)
+    if args.hold_out < 0:
+        raise UserError("--hold-out must be 0 or more", status=EX_USAGE)
+    cells = tuple(c.strip() for c in args.cell.split(",") if c.strip())
+    bad = [c for c in cells if c not in CELLS]
+    if bad or not cells:
+        raise UserError(f"--cell {args.cell}: allowed: {', '.join(CELLS)}, or several "
+                        f"separated by commas", status=EX_USAGE)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} exists and is not a directory", status=EX_USAGE)
+    return cells
 
 
 def main(args):
-    """`jazzd train`: extract the corpus (in parallel), train, write the model."""
-    from jazzd.train import corpus
+    cells = _check(args)
     log = (lambda *a, **k: None) if args.quiet else (lambda s: print(s, flush=True))
-    extra = {k: getattr(args, k) for k in ("embed", "window", "min_count", "dropout")
-             if getattr(args, k, None) is not None}
-    if not 0 <= extra.get("dropout", 0) < 0.9:
-        raise UserError(f"--dropout {extra['dropout']} is out of range (0 to 0.9)",
-                        status=EX_USAGE)
-    for k in ("embed", "window", "min_count"):
-        if k in extra and extra[k] < 1:
-            raise UserError(f"--{k.replace('_', '-')} must be at least 1", status=EX_USAGE)
-    for k in ("units", "epochs", "jobs", "limit"):
-        if getattr(args, k, None) is not None and getattr(args, k) < 1:
-            raise UserError(f"--{k} must be at least 1", status=EX_USAGE)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UserError(f"--out {args.out} exists and is not a directory", status=EX_USAGE)
-    try:
-        spec = corpus.CorpusSpec.from_args(args.corpus, melody=args.melody,
-                                           harmony=args.harmony,
-                                           offset_range=args.offset_range,
-                                           harmony_method=getattr(args, "harmony_method",
-                                                                  None))
-        paths = spec.paths(limit=args.limit)
-    except ValueError as e:
-        raise UserError(str(e), status=EX_USAGE) from None
-    if not paths:
-        raise UserError(f"corpus {args.corpus!r}: no MusicXML, ABC or MIDI files found")
-    log(f"extracting {len(paths)} file(s) from {spec.describe()} "
-        f"({args.jobs or 'auto'} jobs)")
-    t0 = time.perf_counter()
-    pieces, skipped = [], []
-    for res in corpus.build(paths, spec, jobs=args.jobs):
-        if res.error:
-            skipped.append({"file": res.name, "problem": res.error})
-            print(f"jazzd train: skipped {res.name}: {res.error}", file=sys.stderr)
-        else:
-            pieces.append(res.piece)
-    log(f"extracted {len(pieces)} pieces, skipped {len(skipped)} "
-        f"({time.perf_counter() - t0:.0f} s)")
-    info = {"source": spec.describe(), "files": len(paths), "skipped": skipped,
-            "harmony": spec.harmony_method,
-            "extraction_seconds": round(time.perf_counter() - t0, 1)}
-    meta = train_pieces(pieces, args.out, variant=args.variant, epochs=args.epochs,
-                        units=args.units, seed=args.seed, log=log, corpus_info=info, **extra)
-    if args.quiet:
-        return 0
-    print(json.dumps({n: {"val_loss": r["val_loss"], "val_accuracy": r["val_accuracy"]}
-                      for n, r in meta["variants"].items()}))
+    pieces, info = load_pieces(args.corpus, log, hold_out=args.hold_out, limit=args.limit,
+                               jobs=args.jobs, melody=args.melody, harmony=args.harmony,
+                               offset_range=args.offset_range,
+                               harmony_method=args.harmony_method)
+    meta = train_pieces(pieces, args.out, cells=cells, seed=args.seed, log=log,
+                        corpus_info=info, units=args.units, epochs=args.epochs,
+                        window=args.window, dropout=args.dropout, min_count=args.min_count)
+    if not args.quiet:
+        print(json.dumps({c: {"val_loss": r["loss"], "epochs": r["epochs_run"]}
+                          for c, r in meta["cells"].items()}))
     return 0

@@ -1,15 +1,15 @@
 """The style gap (DESIGN.md, "Does it sound like jazz?"): how well a classifier tells
 held-out human jazz choruses from generated ones over the same changes.
 
-- Human choruses: the choruses of the held-out players (`daemon.wjazzd.split_performers`,
+- Human choruses: the choruses of the held-out players (`jazzd.train.wjazzd.split_performers`,
   split over solos.csv) with at least `MIN_BARS` bars and `MIN_NOTES` notes.
 - Generated choruses: a generator is any function `(chart, n_bars, seed) -> notes`,
   notes `(onset_beats, duration_beats, pitch)` on the straight grid from the chart's
   start, durations up to the next onset unless a rest follows. It plays one chorus
   over each human chorus's own changes. `shipped_generator()` wraps
-  `daemon.generate.generate` (swing 0.5, default config); `random_generator()` and
+  `jazzd.offline.solo.generate` (swing 0.5, default config); `random_generator()` and
   `arpeggiator()` are the baselines that must score ~1.0.
-- Every chorus becomes `grammar.style_features.vector`. A random forest is
+- Every chorus becomes `jazzd.grammar.style_features.vector`. A random forest is
   cross-validated with stratified group k-fold (group = the human solo a chorus comes
   from, or was generated over: a solo's choruses are never in train and test), repeated
   with fresh shuffles; the score is the ROC AUC of the out-of-fold predictions, mean and
@@ -19,23 +19,20 @@ held-out human jazz choruses from generated ones over the same changes.
   so histogram noise would hide a gap of the size the goal asks about.
 
 scikit-learn is an optional extra: it is imported when a gap is measured.
-`python -m daemon.style_gap DIR` runs every baseline and the shipped model and prints
+`jazzd evaluate --style-gap --corpus DIR` runs every baseline and the model and prints
 the table; `measure(generator, humans)` measures a new model with one call.
 """
 
-import argparse
-import json
 import math
 import random
-import sys
 import time
 from typing import NamedTuple
 
 import numpy as np
 
-from daemon.errors import EX_UNAVAILABLE, UserError
-from grammar import style_features
-from grammar.pitch import TPQ
+from jazzd.service.errors import EX_UNAVAILABLE, UserError
+from jazzd.grammar import style_features
+from jazzd.grammar.pitch import TPQ
 
 MIN_BARS = 8          # shorter choruses are fragments (the last bars of a solo)
 MIN_NOTES = 8
@@ -51,7 +48,7 @@ class HumanChorus(NamedTuple):
     group: str            # the solo's name: choruses of one solo share a fold
     performer: str
     chorus_id: int
-    chart: object         # grammar.chart.Chart: the chorus's own changes
+    chart: object         # jazzd.grammar.chart.Chart: the chorus's own changes
     n_bars: int
     notes: list           # [(onset_beats, duration_beats, pitch)] as Fractions
     vector: list          # its features, in the order of style_features.NAMES
@@ -89,7 +86,7 @@ def chorus_vector(notes, chart, n_bars):
 
 def human_choruses(solos, min_bars=MIN_BARS, min_notes=MIN_NOTES, max_no_chord=MAX_NO_CHORD,
                    skipped=None):
-    """HumanChorus for every chorus of `solos` (daemon.wjazzd.Solo) long enough, with
+    """HumanChorus for every chorus of `solos` (jazzd.train.wjazzd.Solo) long enough, with
     notes, over changes (not mostly N.C.); `skipped` (a Counter) counts the others."""
     from collections import Counter
     skipped = Counter() if skipped is None else skipped
@@ -118,15 +115,15 @@ def human_choruses(solos, min_bars=MIN_BARS, min_notes=MIN_NOTES, max_no_chord=M
 # ---- generators: (chart, n_bars, seed) -> [(onset_beats, duration_beats, pitch)] ----------
 
 def shipped_generator(cfg=None, model=None):
-    """jazzd's own improviser (`daemon.generate.generate`), straight eighths.
+    """jazzd's own improviser (`jazzd.offline.solo.generate`), straight eighths.
 
     `cfg`: a validated config (default: the defaults); its swing is set to 0.5.
     Durations are given back as the values' lengths (the gate taken out), so a rest is
     exactly an R value, as in the human data.
     """
-    from daemon import config as config_mod
-    from daemon.generate import generate
-    from daemon.model import load_model
+    from jazzd.service import config as config_mod
+    from jazzd.offline.solo import generate
+    from jazzd.model.store import load_model
     cfg = config_mod.validate(cfg if cfg is not None else {}, source="style gap")
     cfg["tempo"]["swing"] = 0.5
     gate = cfg["improviser"]["gate"]
@@ -302,7 +299,7 @@ def human_vs_human(humans, seed=0, repeats=REPEATS, trees=TREES):
 
 def held_out_humans(root, n_holdout=12, seed=0):
     """(HumanChorus list, held-out performers, reader Report) for the database at root."""
-    from daemon.wjazzd import index_entries, read_corpus, split_performers
+    from jazzd.train.wjazzd import index_entries, read_corpus, split_performers
     _, test, held = split_performers(index_entries(root), n_holdout, seed)
     solos, report = read_corpus(root, names=[e.name for e in test])
     from collections import Counter
@@ -335,61 +332,42 @@ def format_overlaps(gaps):
     return "\n".join(out)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m daemon.style_gap",
-                                 description="The style gap: human choruses of held-out "
-                                             "players against generated ones.")
-    ap.add_argument("root", help="the Weimar Jazz Database directory (solos.csv, mcsv_*)")
-    ap.add_argument("--holdout", type=int, default=12, help="players held out")
-    ap.add_argument("--split-seed", type=int, default=0, help="seed of the performer split")
-    ap.add_argument("--seed", type=int, default=0, help="seed of generation and CV")
-    ap.add_argument("--repeats", type=int, default=REPEATS, help="CV repeats")
-    ap.add_argument("--only", choices=("human", "random", "arpeggiator", "shipped"),
-                    action="append", help="run only these comparisons (repeatable)")
-    ap.add_argument("--json", help="also write the results to this file")
-    args = ap.parse_args(argv)
-    try:
-        t0 = time.perf_counter()
-        humans, held, report, solos = held_out_humans(args.root, args.holdout, args.split_seed)
-        left = "; ".join(f"{k.split(': ', 1)[1]} {v}" for k, v in sorted(report.count.items())
-                         if k.startswith("held-out choruses left out"))
-        print(f"held out: {', '.join(held)}: {len(solos)} solos read "
-              f"({len(report.skipped)} skipped), {len(humans)} choruses "
-              f"(left out: {left or 'none'}) ({time.perf_counter() - t0:.1f} s)", flush=True)
-        if len(humans) < 2 * FOLDS:
-            raise UserError(f"only {len(humans)} held-out human choruses: too few to measure")
-        runs = args.only or ["human", "random", "arpeggiator", "shipped"]
-        gaps = []
-        for run in runs:
-            if run == "human":
-                g = human_vs_human(humans, args.seed, args.repeats)
-            else:
-                gen = {"random": random_generator, "arpeggiator": arpeggiator,
-                       "shipped": shipped_generator}[run]()
-                name = {"random": "human vs random notes",
-                        "arpeggiator": "human vs chord-tone arpeggiator",
-                        "shipped": "human vs shipped jazzd model"}[run]
-                g = measure(gen, humans, name, args.seed, args.repeats)
-            gaps.append(g)
-            print(f"{g.name}: AUC {g.auc:.3f} ± {g.auc_sd:.3f}, mean overlap "
-                  f"{g.mean_overlap:.3f}, min {g.min_overlap:.3f} ({g.seconds:.1f} s)", flush=True)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.status
-    print()
-    print(format_table(gaps))
-    print()
-    print(format_overlaps(gaps))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"held_out": held, "humans": len(humans),
-                       "gaps": [{"name": g.name, "n_human": g.n_human, "n_other": g.n_other,
-                                 "auc": g.auc, "auc_sd": g.auc_sd,
-                                 "mean_overlap": g.mean_overlap, "min_overlap": g.min_overlap,
-                                 "overlaps": g.overlaps, "seconds": g.seconds}
-                                for g in gaps]}, f, indent=1)
-    return 0
+RUNS = ("human", "random", "arpeggiator", "model")
+RUN_NAMES = {"human": "human vs human (random halves)", "random": "human vs random notes",
+             "arpeggiator": "human vs chord-tone arpeggiator", "model": "human vs jazzd"}
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run(root, runs=RUNS, cfg=None, model=None, holdout=12, split_seed=0, seed=0,
+        repeats=REPEATS, log=print):
+    """Measure `runs` against the held-out players' choruses of the database at `root`;
+    `cfg` and `model` are jazzd's (None: the defaults, the shipped model). Returns
+    (gaps, held-out performers, number of human choruses)."""
+    t0 = time.perf_counter()
+    humans, held, report, solos = held_out_humans(root, holdout, split_seed)
+    left = "; ".join(f"{k.split(': ', 1)[1]} {v}" for k, v in sorted(report.count.items())
+                     if k.startswith("held-out choruses left out"))
+    log(f"held out: {', '.join(held)}: {len(solos)} solos read ({len(report.skipped)} "
+        f"skipped), {len(humans)} choruses (left out: {left or 'none'}) "
+        f"({time.perf_counter() - t0:.1f} s)")
+    if len(humans) < 2 * FOLDS:
+        raise UserError(f"only {len(humans)} held-out human choruses: too few to measure")
+    gaps = []
+    for name in runs:
+        if name == "human":
+            g = human_vs_human(humans, seed, repeats)
+        else:
+            gen = {"random": random_generator, "arpeggiator": arpeggiator}.get(name)
+            gen = gen() if gen else shipped_generator(cfg, model)
+            g = measure(gen, humans, RUN_NAMES[name], seed, repeats)
+        gaps.append(g)
+        log(f"{g.name}: AUC {g.auc:.3f} ± {g.auc_sd:.3f}, mean overlap "
+            f"{g.mean_overlap:.3f}, min {g.min_overlap:.3f} ({g.seconds:.1f} s)")
+    return gaps, held, len(humans)
+
+
+def as_json(gaps, held, n_humans):
+    return {"held_out": held, "humans": n_humans,
+            "gaps": [{"name": g.name, "n_human": g.n_human, "n_other": g.n_other,
+                      "auc": g.auc, "auc_sd": g.auc_sd, "mean_overlap": g.mean_overlap,
+                      "min_overlap": g.min_overlap, "overlaps": g.overlaps,
+                      "seconds": g.seconds} for g in gaps]}

@@ -2,24 +2,19 @@
 
 Two decisions per note, made at two different times (DESIGN.md, "Late binding"):
 
-- `next_value(bar_tick, chord)`, ahead of time: one step of the stateful LSTM (its
-  (h, c) carried across every call and never reset while running), the style's logit
-  biases, temperature sampling with a seeded RNG. This picks *what kind* of note comes
-  next and how long it lasts.
-- `realize(value, chord, bar_tick)`, just before the onset: the pitch, against the
-  chord sounding *now*, with `jazzd.grammar.unparse.realize`.
+- `next_value(bar_tick, chord)`, ahead of time: one step of the stateful network (its
+  state carried across every call and never reset while running), then its three
+  heads drawn in turn (kind, duration, step) under the style's biases, the motif
+  memory's proposal and the temperature, with a seeded RNG. The value's pitch is
+  planned too, against the chord expected there, because the next step is
+  conditioned on where the line stands against its chord.
+- `realize(value, chord, bar_tick)`, just before the onset: the pitch against the
+  chord sounding *now* (`jazzd.grammar.unparse.realize`): the planned step when it
+  gives a pitch of the value's kind, else the nearest pitch of that kind.
 
-Musical rules applied at realisation, on purpose (they are not GRAMMAR.md bug 5, which
-rewrote every A and X to C and so silenced all approach tones):
-
-- with `improviser.resolve_on_change`, the first note on a new chord is never an A or
-  X tone: it becomes a chord tone, so an approach tone is heard resolving *into* the
-  change instead of clashing with it;
-- a note after an approach tone resolves by step (1-2 semitones) to a chord tone when
-  one is that close, so A tones sound as approaches; and the value after an A is never
-  a rest, so the approach is not left hanging;
-- a phrase (after a rest of a beat or more, or `end_phrase()`) starts without an
-  interval window, near where the last phrase ended.
+What the old grammar forced (an approach tone resolving by step, a chord tone on the
+change, no rest after an approach) the model now learns from the corpus; only
+`improviser.resolve_on_change` remains, as an option (off by default).
 
 Values and pitches come from two RNGs derived from one seed, so the sequence of values
 does not depend on how far ahead the caller plans before realising.
@@ -29,14 +24,13 @@ import random
 
 import numpy as np
 
-from jazzd.model.lstm import LSTMRuntime
-from jazzd.model.style import Style, strong_ticks
+from jazzd.grammar.features import condition_into
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.unparse import realize as unparse_realize
-from jazzd.grammar.values import Value
-
-START_TOKEN = 0
-RESOLVE_STEP = 2     # semitones: how far an approach tone may move to its resolution
+from jazzd.grammar.values import Value, classify, kind_mask, stepped
+from jazzd.model.motif import MotifMemory
+from jazzd.model.network import Network
+from jazzd.model.style import Style, draw, strong_ticks
 
 
 def new_seed():
@@ -45,7 +39,7 @@ def new_seed():
 
 
 class Performer:
-    """Plans values with the LSTM + style and realises them as pitches, one at a time.
+    """Plans values with the network + style and realises them as pitches, one at a time.
 
     `cfg` is the validated config dict; `seed` overrides `improviser.seed`.
     Not thread-safe: one thread owns it (the improviser thread, or generate's loop).
@@ -56,9 +50,14 @@ class Performer:
         self.model = model
         self.beats_per_bar = cfg["tempo"]["beats_per_bar"]
         self.bar_ticks = self.beats_per_bar * TPQ
-        self.values = model.values
-        self.lstm = LSTMRuntime(model)
-        self.style = Style(self.values, cfg["style"], self.beats_per_bar)
+        self.net = Network(model)
+        self.kinds = model.kinds
+        self.durations = model.durations
+        self.steps = model.steps
+        self._step_index = {s: i for i, s in enumerate(self.steps)}
+        self._kind_index = {k: i for i, k in enumerate(self.kinds)}
+        self.rest = model.rest
+        self.set_style(cfg["style"])
         if seed is None:
             seed = imp.get("seed")
         self.seed = new_seed() if seed is None else int(seed)
@@ -68,51 +67,169 @@ class Performer:
         self.temperature = float(imp["temperature"])
         self.enabled = True
         self.density = None
-        self.low = imp["lowest_note"]
-        self.high = imp["highest_note"]
+        self.set_register(imp["lowest_note"], imp["highest_note"])
         self.max_repeats = imp["max_repeats"]
         self.resolve_on_change = imp["resolve_on_change"]
         self.velocity_low = imp["velocity_low"]
         self.velocity_high = imp["velocity_high"]
         self._strong = strong_ticks(self.beats_per_bar)
+        self._cond = np.zeros(model.C, np.float32)
+        self._q = {n: np.zeros(n) for n in (model.K, model.D, model.S)}
+        self._cum = {n: np.zeros(n) for n in (model.K, model.D, model.S)}
+        self._allowed = {}           # (kind mask, previous pitch class) -> steps that fit
+        self._present = {}           # chord -> which kinds have a pitch over it
 
-        if model.C:
-            from jazzd.grammar.features import condition_into
-            self._condition_into = condition_into
-            self._cond = np.zeros(model.C, np.float32)
-        else:
-            self._condition_into = None
-            self._cond = None
+        # planning: the previous value as token indices (0 = nothing), and the line
+        self._tokens = (0, 0, 0)
+        self._plan_pitch = None      # the pitch planned for the last planned note
+        self._plan_repeats = 0       # how many times in a row it is planned to sound
+        self._plan_chord = None      # the chord expected at the last planned onset
+        # realisation: what actually sounded
+        self._prev_pitch = None
+        self._repeats = 0
+        self._prev_symbol = None
 
-        self._token = START_TOKEN   # the LSTM's next input: the last sampled value
-        self._last_value_kind = None
-        self._prev_pitch = None     # the last sounded pitch
-        self._repeats = 0           # how many times in a row it has sounded
-        self._prev_kind = None      # the kind it was realised as
-        self._prev_symbol = None    # the chord it sounded over
-        self._rest_ticks = 0        # silence since it sounded
-        self._phrase_start = True
+    def set_style(self, style_cfg):
+        """Style biases and motif weight (a reload keeps the network's state)."""
+        self.style = Style(self.model.kinds, self.model.durations, style_cfg,
+                           self.beats_per_bar)
+        self.motif_weight = float(style_cfg.get("motif", 0.0) or 0.0)
+        if not hasattr(self, "motif"):
+            self.motif = MotifMemory()
+
+    def set_register(self, low, high):
+        self.low, self.high = low, high
+        self.middle = (low + high) // 2
 
     # ---- planning -------------------------------------------------------------------
 
     def next_value(self, bar_tick, chord):
         """The value whose onset is at `bar_tick` (ticks into the bar), over `chord`
-        (the best guess of the chord there): one LSTM step + style + sampling."""
+        (the best guess of the chord there)."""
         bar_tick %= self.bar_ticks
-        cond = None
-        if self._cond is not None:
-            cond = self._condition_into(self._cond, bar_tick, chord, self.beats_per_bar)
-        logits = self.lstm.step(self._token, cond)
-        i = self.style.sample(logits, bar_tick, self.temperature, self._value_rng,
-                              rest_probability=self.density,
-                              no_rest=self._last_value_kind == "A")
-        self._token = i
-        v = self.values[i]
-        room = self.bar_ticks - bar_tick
-        if v.ticks > room:          # only when no token is short enough to fit
-            v = Value(v.kind, room, v.lo, v.hi)
-        self._last_value_kind = v.kind
-        return v
+        T = self.temperature
+        style = self.style
+        cond = condition_into(self._cond, bar_tick, chord, self.beats_per_bar,
+                              self._plan_pitch, self.middle, chord != self._plan_chord)
+        net = self.net
+        net.advance(*self._tokens, cond)
+        cands = self._candidates(chord) if self.motif_weight > 0 else None
+
+        p = style.kind_distribution(net.kind_logits(), bar_tick, T, self.density)
+        self._keep_kinds(p, chord)
+        k = self._draw(p, cands, 0, None)
+        p = style.dur_distribution(net.dur_logits(k), T)
+        d = self._draw(p, cands, 1, lambda c: c[0] == k)
+        ticks = self.durations[d]
+        kind = self.kinds[k]
+        s = None
+        if k != self.rest and self._plan_pitch is not None:
+            p = style.step_distribution(net.step_logits(k, d), T)
+            self._keep_kind(p, kind, chord)
+            s = self._draw(p, cands, 2, lambda c: c[0] == k and c[1] == d) \
+                if cands and any(c[0] == k and c[1] == d for c in cands) \
+                else self._draw(p, cands, 2, lambda c: c[0] == k)
+        self._tokens = (k + 1, d + 1, 0 if s is None else s + 1)
+        self._plan_chord = chord
+        if k == self.rest:
+            self.motif.rest()
+            return Value("R", ticks)
+        step = None if s is None else self.steps[s]
+        value = stepped(kind, ticks, step)
+        planned = unparse_realize(value, self._plan_pitch, chord, self.low, self.high,
+                                  self._pitch_rng_plan(), self.max_repeats,
+                                  self._plan_repeats) if chord else None
+        if planned is not None:
+            self._plan_repeats = self._plan_repeats + 1 if planned == self._plan_pitch else 1
+            self._plan_pitch = planned
+        self.motif.note(d, s)
+        return value
+
+    def _keep_kinds(self, p, chord):
+        """Zero the kinds that have no pitch over `chord` (X over a dominant seventh,
+        whose scale and approach tones cover all twelve): the grammar would have to
+        play another kind instead."""
+        if not chord:
+            return
+        present = self._present.get(chord)
+        if present is None:
+            present = np.array([k == "R" or kind_mask(k, chord) != 0 for k in self.kinds],
+                               float)
+            if len(self._present) > 1024:
+                self._present.clear()
+            self._present[chord] = present
+        total = float(np.dot(p, present))
+        if 0 < total < 1.0:
+            np.multiply(p, present, out=p)
+            p /= total
+
+    def _keep_kind(self, p, kind, chord):
+        """Zero the steps that would land on a pitch of another kind than the one
+        drawn (against the chord expected there), so the three heads agree and the
+        plan is a line the grammar will keep; left alone if no step fits."""
+        if not chord:
+            return
+        key = (kind_mask(kind, chord), self._plan_pitch % 12)
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            mask, r = key
+            allowed = np.array([mask >> ((r + s) % 12) & 1 for s in self.steps], float)
+            if len(self._allowed) > 4096:
+                self._allowed.clear()
+            self._allowed[key] = allowed
+        total = float(np.dot(p, allowed))
+        if total <= 0:
+            return
+        np.multiply(p, allowed, out=p)
+        zero = self._step_index.get(0)
+        if zero is not None and self._plan_repeats >= self.max_repeats and p[zero] < total:
+            total -= p[zero]                     # a further repeat would be moved anyway
+            p[zero] = 0.0
+        p /= total
+
+    def _pitch_rng_plan(self):
+        # Planning must not consume the realisation RNG (the result would then depend
+        # on how far ahead the caller plans): it gets its own stream.
+        rng = getattr(self, "_plan_rng", None)
+        if rng is None:
+            rng = self._plan_rng = random.Random(f"jazzd-plan-{self.seed}")
+        return rng
+
+    def _candidates(self, chord):
+        """The motif memory's proposal as [(kind index, dur index, step index, w)],
+        each note's kind judged where it would land against `chord`."""
+        prop = self.motif.propose()
+        if not prop or self._plan_pitch is None or not chord:
+            return None
+        out = []
+        low, high = self.low, self.high
+        for d, s, w in prop:
+            if s is None:
+                continue
+            target = self._plan_pitch + self.steps[s]
+            while target > high and target - 12 >= low:
+                target -= 12
+            while target < low and target + 12 <= high:
+                target += 12
+            out.append((self._kind_index[classify(target, chord)], d, s, w))
+        return out or None
+
+    def _draw(self, p, cands, slot, keep):
+        """Draw from head distribution `p`, first mixing in the motif proposal's
+        marginal on this head (`slot` 0 kind, 1 duration, 2 step) over the candidates
+        that agree with what was drawn so far (`keep`)."""
+        if cands:
+            q = self._q[len(p)]
+            q.fill(0.0)
+            for c in cands:              # never what the style or the chord forbids
+                if (keep is None or keep(c)) and p[c[slot]] > 0:
+                    q[c[slot]] += c[3]
+            total = q.sum()
+            if total > 0:
+                q *= self.motif_weight / total
+                p *= 1.0 - self.motif_weight
+                p += q
+        return draw(p, self._value_rng, self._cum[len(p)])
 
     # ---- realisation ----------------------------------------------------------------
 
@@ -120,45 +237,19 @@ class Performer:
         """The pitch for `value` against `chord` (sounding now), or None for a rest."""
         kind = value.kind
         if kind == "R" or not chord or not self.enabled:
-            self._rest_ticks += value.ticks
-            if self._rest_ticks >= TPQ:
-                self._phrase_start = True
             return None
-        new_chord = chord.symbol != self._prev_symbol
         prev = self._prev_pitch
-        pitch = None
-        if new_chord and self.resolve_on_change and kind in ("A", "X"):
-            kind = "C"
-        if self._prev_kind == "A" and prev is not None and not self._phrase_start:
-            pitch = self._resolution(prev, chord)
-            if pitch is not None:
-                kind = "C"
+        if self.resolve_on_change and chord.symbol != self._prev_symbol \
+                and kind in ("A", "X"):
+            value = value._replace(kind="C")
+        pitch = unparse_realize(value, prev, chord, self.low, self.high, self._pitch_rng,
+                                self.max_repeats, self._repeats)
         if pitch is None:
-            if self._phrase_start:
-                value = Value(kind, value.ticks, None, None)
-            elif kind != value.kind:
-                value = Value(kind, value.ticks, value.lo, value.hi)
-            pitch = unparse_realize(value, prev, chord, self.low, self.high,
-                                    self._pitch_rng, self.max_repeats, self._repeats)
-            if pitch is None:
-                return None
+            return None
         self._repeats = self._repeats + 1 if pitch == prev else 1
         self._prev_pitch = pitch
-        self._prev_kind = kind
         self._prev_symbol = chord.symbol
-        self._rest_ticks = 0
-        self._phrase_start = False
         return pitch
-
-    def _resolution(self, prev, chord):
-        """A chord tone 1-2 semitones from `prev` in the register, or None: the nearer
-        first, and up before down (a leading tone resolves up)."""
-        tones = chord.tones
-        for d in (1, -1, 2, -2):
-            p = prev + d
-            if self.low <= p <= self.high and tones >> (p % 12) & 1:
-                return p
-        return None
 
     def velocity(self, bar_tick):
         """MIDI velocity: the top of the range on beats 1 and 3, less on the other
@@ -176,15 +267,11 @@ class Performer:
         return int(round(self.velocity_low + w * (self.velocity_high - self.velocity_low)))
 
     def end_phrase(self):
-        """The music stopped: the next note starts a new phrase (no interval window).
-        The LSTM state is not reset."""
-        self._phrase_start = True
-        self._last_value_kind = None
-        self._prev_kind = None
-
-    @property
-    def phrase_start(self):
-        return self._phrase_start
+        """The music stopped and the planned values were dropped: the plan restarts
+        from what actually sounded. The network's state is not reset."""
+        self._plan_pitch = self._prev_pitch
+        self._plan_repeats = self._repeats
+        self.motif.rest()
 
 
 def load_performer(cfg, seed=None):

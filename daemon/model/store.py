@@ -4,100 +4,163 @@ and read by the daemon.
 NumPy and json only: the daemon must load a model without TensorFlow, and without
 pickles (`allow_pickle=False`), so a model directory is plain data anyone can inspect.
 Every problem raises `ModelError` naming the path and what is wrong with it.
+
+The network (docs/MODEL.md) reads the previous value as three tokens (kind, duration,
+step), adds the condition of the next onset, runs one recurrent cell, and predicts the
+next value with three heads sampled in turn: kind, then duration given the kind, then
+step given both. Arrays (float32):
+
+- `embed_kind` (K+1, Ek), `embed_dur` (D+1, Ed), `embed_step` (S+1, Es): row 0 is
+  "nothing" (the start of a performance; a rest's or a first note's step);
+- the cell's arrays (CELLS), over the input of width I = Ek + Ed + Es + C;
+- `kind_kernel` (U, K), `kind_bias` (K,); `dur_kernel` (U + K, D), `dur_bias` (D,);
+  `step_kernel` (U + K + D, S), `step_bias` (S,).
+
+`vocab.json` holds `kinds` (K letters), `durations` (D tick counts) and `steps` (S
+semitone steps); `meta.json` the format, the cell, the condition spec, the sizes, the
+corpus and its credit, and the training report.
 """
 
 import json
 import os
+import re
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from jazzd.grammar.values import KINDS
 from jazzd.service.errors import ModelError
 
-FORMAT_VERSION = 1
-START = "<s>"
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
-ARRAYS = ("embedding", "lstm_kernel", "lstm_recurrent", "lstm_bias", "dense_kernel",
-          "dense_bias")
+FORMAT_VERSION = 2
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_DIR = MODELS_DIR / "default"
+HEAD_ARRAYS = ("embed_kind", "embed_dur", "embed_step", "kind_kernel", "kind_bias",
+               "dur_kernel", "dur_bias", "step_kernel", "step_bias")
+CELLS = {
+    # name: {array: shape as a function of (I, U)}
+    "lstm": {"lstm_kernel": lambda i, u: (i, 4 * u), "lstm_recurrent": lambda i, u: (u, 4 * u),
+             "lstm_bias": lambda i, u: (4 * u,)},
+    "gru": {"gru_kernel": lambda i, u: (i, 3 * u), "gru_recurrent": lambda i, u: (u, 3 * u),
+            "gru_bias": lambda i, u: (2, 3 * u)},
+    "conv": None,       # checked by conv_layers(): an input projection and gated layers
+}
+_CONV_LAYER = re.compile(r"^conv(\d+)_(kernel|bias|res_kernel|res_bias)$")
 
 
 class Model:
-    """A loaded model: float32 weights, the token list and the metadata.
+    """A loaded model: float32 weights, the vocabularies and the metadata.
 
-    Sizes: V tokens, E embedding width, U LSTM units, C conditioning width (0 = plain).
+    Sizes: K kinds, D durations, S steps, U units, C conditioning width, I cell input.
     """
 
-    def __init__(self, weights, tokens, meta, path=None):
+    def __init__(self, weights, vocab, meta, path=None):
         self.weights = weights
-        self.tokens = list(tokens)
+        self.kinds = list(vocab["kinds"])
+        self.durations = [int(t) for t in vocab["durations"]]
+        self.steps = [int(s) for s in vocab["steps"]]
         self.meta = meta
         self.path = path
-        self.index = {t: i for i, t in enumerate(self.tokens)}
-        self.V, self.E = weights["embedding"].shape
-        self.U = weights["lstm_recurrent"].shape[0]
-        self.C = weights["lstm_kernel"].shape[0] - self.E
-        self._values = None
+        self.cell = meta.get("cell", "lstm")
+        self.K, self.D, self.S = len(self.kinds), len(self.durations), len(self.steps)
+        self.U = weights["kind_kernel"].shape[0]
+        self.I = sum(weights[k].shape[1] for k in ("embed_kind", "embed_dur", "embed_step"))
+        self.C = int(meta.get("condition", {}).get("width", 0)) if meta.get("condition") else 0
+        self.rest = self.kinds.index("R")
 
     @property
-    def variant(self):
-        return "conditioned" if self.C else "plain"
-
-    @property
-    def values(self):
-        """`jazzd.grammar.values.Value` of every token (None for `<s>`), parsed once."""
-        if self._values is None:
-            from jazzd.grammar.values import parse_value
-            self._values = [None] + [parse_value(t) for t in self.tokens[1:]]
-        return self._values
+    def vocab(self):
+        return {"kinds": self.kinds, "durations": self.durations, "steps": self.steps}
 
     def __repr__(self):
-        return (f"Model({self.variant}, V={self.V}, E={self.E}, U={self.U}, C={self.C}, "
-                f"path={str(self.path)!r})")
+        return (f"Model({self.cell}, K={self.K}, D={self.D}, S={self.S}, U={self.U}, "
+                f"C={self.C}, path={str(self.path)!r})")
 
 
-def check_weights(weights, n_tokens, where):
+def conv_layers(weights):
+    """The dilated layers of a conv model, [(index, kernel, bias, res_kernel, res_bias)]
+    in order; ModelError-ready problems come back as a string in the second slot."""
+    found = {}
+    for k in weights:
+        m = _CONV_LAYER.match(k)
+        if m:
+            found.setdefault(int(m.group(1)), {})[m.group(2)] = weights[k]
+    return [(i, found[i].get("kernel"), found[i].get("bias"), found[i].get("res_kernel"),
+             found[i].get("res_bias")) for i in sorted(found)]
+
+
+def check_weights(weights, vocab, meta, where):
     """Raise ModelError unless the arrays have the names and consistent shapes of the
-    contract (docs/ARCHITECTURE.md, "Model directory")."""
-    missing = [k for k in ARRAYS if k not in weights]
+    contract above."""
+    cell = meta.get("cell", "lstm")
+    if cell not in CELLS:
+        raise ModelError(f"{where}: unknown cell {cell!r} (one of {', '.join(CELLS)})")
+    missing = [k for k in HEAD_ARRAYS if k not in weights]
     if missing:
         raise ModelError(f"{where}: missing arrays {', '.join(missing)}")
-    for k in ARRAYS:
-        a = weights[k]
+    for k, a in weights.items():
         if a.dtype.kind != "f":
             raise ModelError(f"{where}: array {k} has dtype {a.dtype}, expected float")
         if not np.all(np.isfinite(a)):
             raise ModelError(f"{where}: array {k} holds NaN or infinite values")
-    emb = weights["embedding"]
-    if emb.ndim != 2:
-        raise ModelError(f"{where}: embedding has shape {emb.shape}, expected (V, E)")
-    V, E = emb.shape
-    rec = weights["lstm_recurrent"]
-    if rec.ndim != 2 or rec.shape[1] != 4 * rec.shape[0]:
-        raise ModelError(f"{where}: lstm_recurrent has shape {rec.shape}, expected (U, 4U)")
-    U = rec.shape[0]
-    expect = {
-        "lstm_bias": (4 * U,),
-        "dense_kernel": (U, V),
-        "dense_bias": (V,),
-    }
+    K, D, S = len(vocab["kinds"]), len(vocab["durations"]), len(vocab["steps"])
+    for k, rows in (("embed_kind", K + 1), ("embed_dur", D + 1), ("embed_step", S + 1)):
+        a = weights[k]
+        if a.ndim != 2 or a.shape[0] != rows:
+            raise ModelError(f"{where}: {k} has shape {a.shape}, expected ({rows}, width): "
+                             f"vocab.json has {rows - 1} entries for it")
+    U = weights["kind_kernel"].shape[0] if weights["kind_kernel"].ndim == 2 else -1
+    expect = {"kind_kernel": (U, K), "kind_bias": (K,), "dur_kernel": (U + K, D),
+              "dur_bias": (D,), "step_kernel": (U + K + D, S), "step_bias": (S,)}
     for k, shape in expect.items():
         if weights[k].shape != shape:
             raise ModelError(f"{where}: {k} has shape {weights[k].shape}, expected {shape}")
-    ker = weights["lstm_kernel"]
-    if ker.ndim != 2 or ker.shape[1] != 4 * U or ker.shape[0] < E:
-        raise ModelError(f"{where}: lstm_kernel has shape {ker.shape}, expected "
-                         f"(E + C, {4 * U}) with E = {E}")
-    if n_tokens is not None and n_tokens != V:
-        raise ModelError(f"{where}: vocab.json has {n_tokens} tokens but the weights are "
-                         f"for {V}")
+    cond = meta.get("condition") or {}
+    C = int(cond.get("width", 0)) if isinstance(cond, dict) else 0
+    I = sum(weights[k].shape[1] for k in ("embed_kind", "embed_dur", "embed_step")) + C
+    if cell == "conv":
+        _check_conv(weights, I, U, where)
+        return
+    for k, shape in CELLS[cell].items():
+        if k not in weights:
+            raise ModelError(f"{where}: missing array {k} of the {cell} cell")
+        if weights[k].shape != shape(I, U):
+            raise ModelError(f"{where}: {k} has shape {weights[k].shape}, expected "
+                             f"{shape(I, U)} (input {I} = embeddings + condition {C})")
 
 
-def _resolve(name_or_path):
-    if name_or_path is None or str(name_or_path) == "default":
+def _check_conv(weights, I, U, where):
+    for k, shape in (("conv_in_kernel", (I, U)), ("conv_in_bias", (U,))):
+        if k not in weights or weights[k].shape != shape:
+            got = weights[k].shape if k in weights else "missing"
+            raise ModelError(f"{where}: {k} is {got}, expected {shape}")
+    layers = conv_layers(weights)
+    if not layers:
+        raise ModelError(f"{where}: a conv model needs at least one conv<i>_kernel layer")
+    for i, ker, bias, rk, rb in layers:
+        want = {"kernel": (ker, (2, U, 2 * U)), "bias": (bias, (2 * U,)),
+                "res_kernel": (rk, (U, U)), "res_bias": (rb, (U,))}
+        for name, (a, shape) in want.items():
+            if a is None or a.shape != shape:
+                got = "missing" if a is None else a.shape
+                raise ModelError(f"{where}: conv{i}_{name} is {got}, expected {shape}")
+
+
+def resolve(name_or_path):
+    """A model name ("default", or the name of another shipped model such as "bach")
+    or a directory path."""
+    if name_or_path is None:
         return DEFAULT_DIR
-    return Path(os.path.expanduser(str(name_or_path)))
+    text = str(name_or_path)
+    if re.fullmatch(r"[A-Za-z0-9_-]+", text) and (MODELS_DIR / text).is_dir():
+        return MODELS_DIR / text
+    return Path(os.path.expanduser(text))
+
+
+def shipped_models():
+    """Names of the models shipped with jazzd."""
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "meta.json").is_file())
 
 
 def _read_json(path):
@@ -112,12 +175,32 @@ def _read_json(path):
         raise ModelError(f"cannot read {path}: {e.strerror or e}") from None
 
 
+def _check_vocab(vocab, vpath):
+    if not isinstance(vocab, dict):
+        raise ModelError(f"{vpath}: expected an object with kinds, durations and steps")
+    kinds, durs, steps = vocab.get("kinds"), vocab.get("durations"), vocab.get("steps")
+    if not isinstance(kinds, list) or sorted(kinds) != sorted(KINDS) or len(kinds) != 5:
+        raise ModelError(f"{vpath}: 'kinds' must list the five kinds {', '.join(KINDS)}, "
+                         f"found {kinds!r}")
+    if not isinstance(durs, list) or not durs or not all(
+            isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in durs) \
+            or len(set(durs)) != len(durs):
+        raise ModelError(f"{vpath}: 'durations' must be distinct positive tick counts, "
+                         f"found {str(durs)[:80]}")
+    if not isinstance(steps, list) or not steps or not all(
+            isinstance(s, int) and not isinstance(s, bool) and -36 <= s <= 36
+            for s in steps) or len(set(steps)) != len(steps):
+        raise ModelError(f"{vpath}: 'steps' must be distinct semitone steps within three "
+                         f"octaves, found {str(steps)[:80]}")
+
+
 def load_model(name_or_path="default"):
     """Load a model directory (`"default"` = the model shipped with jazzd)."""
-    d = _resolve(name_or_path)
+    d = resolve(name_or_path)
     if not d.is_dir():
         what = "does not exist" if not d.exists() else "is not a directory"
-        raise ModelError(f"model directory {d} {what}")
+        hint = f" (shipped models: {', '.join(shipped_models())})"
+        raise ModelError(f"model directory {d} {what}{hint}")
     wpath = d / "weights.npz"
     if not wpath.is_file():
         raise ModelError(f"model file missing: {wpath}")
@@ -127,60 +210,57 @@ def load_model(name_or_path="default"):
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as e:
         raise ModelError(f"{wpath} is corrupt or truncated ({type(e).__name__}: {e})") \
             from None
-
-    vpath = d / "vocab.json"
-    vocab = _read_json(vpath)
-    tokens = vocab.get("tokens") if isinstance(vocab, dict) else None
-    if not isinstance(tokens, list) or not tokens or \
-            not all(isinstance(t, str) for t in tokens):
-        raise ModelError(f"{vpath}: expected {{\"tokens\": [\"<s>\", ...]}}, a list of strings")
-    if tokens[0] != START:
-        raise ModelError(f"{vpath}: token 0 must be {START!r}, found {tokens[0]!r}")
-    if len(set(tokens)) != len(tokens):
-        raise ModelError(f"{vpath}: duplicate tokens")
-    check_weights(weights, len(tokens), str(wpath))
-
     mpath = d / "meta.json"
     meta = _read_json(mpath)
     if not isinstance(meta, dict):
         raise ModelError(f"{mpath}: expected a JSON object")
     if meta.get("format") != FORMAT_VERSION:
         raise ModelError(f"{mpath}: format {meta.get('format')!r} is not supported "
-                         f"(this jazzd reads format {FORMAT_VERSION})")
-    C = weights["lstm_kernel"].shape[0] - weights["embedding"].shape[1]
-    if C:
-        from jazzd.grammar import features
-        cond = meta.get("condition")
-        if not isinstance(cond, dict):
-            raise ModelError(f"{mpath}: the weights take a {C}-wide condition but meta.json "
-                             f"does not say which (key 'condition')")
-        want = (features.SPEC["name"], features.SPEC["version"], features.WIDTH)
-        got = (cond.get("name"), cond.get("version"), C)
-        if got != want:
-            raise ModelError(f"{mpath}: the model's condition {got[0]!r} version {got[1]!r} "
-                             f"({C} wide) is not this jazzd's {want[0]!r} version {want[1]} "
-                             f"({want[2]} wide); retrain the model")
-    return Model(weights, tokens, meta, path=d)
+                         f"(this jazzd reads format {FORMAT_VERSION}); retrain the model")
+    vpath = d / "vocab.json"
+    vocab = _read_json(vpath)
+    _check_vocab(vocab, vpath)
+    _check_condition(meta, mpath)
+    check_weights(weights, vocab, meta, str(wpath))
+    return Model(weights, vocab, meta, path=d)
 
 
-def save_model(directory, weights, tokens, meta):
-    """Write a model directory. `weights` maps the ARRAYS names to arrays; `meta` gets
-    the format version and sizes filled in."""
+def _check_condition(meta, mpath):
+    from jazzd.grammar import features
+    cond = meta.get("condition")
+    if not isinstance(cond, dict):
+        raise ModelError(f"{mpath}: the model does not say which condition it reads "
+                         f"(key 'condition')")
+    want = (features.SPEC["name"], features.SPEC["version"], features.WIDTH)
+    got = (cond.get("name"), cond.get("version"), cond.get("width"))
+    if got != want:
+        raise ModelError(f"{mpath}: the model's condition {got[0]!r} version {got[1]!r} "
+                         f"({got[2]} wide) is not this jazzd's {want[0]!r} version "
+                         f"{want[1]} ({want[2]} wide); retrain the model")
+
+
+def save_model(directory, weights, vocab, meta):
+    """Write a model directory. `meta` gets the format version and sizes filled in."""
+    from jazzd.grammar import features
     d = Path(directory)
-    weights = {k: np.asarray(weights[k], dtype=np.float32) for k in ARRAYS}
-    check_weights(weights, len(tokens), str(d))
-    if tokens[0] != START:
-        raise ValueError(f"token 0 must be {START!r}")
+    weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+    vocab = {"kinds": list(vocab["kinds"]), "durations": [int(t) for t in vocab["durations"]],
+             "steps": [int(s) for s in vocab["steps"]]}
+    meta = dict(meta, format=FORMAT_VERSION, condition=meta.get("condition") or features.SPEC)
+    meta.setdefault("cell", "lstm")
+    _check_vocab(vocab, d / "vocab.json")
+    check_weights(weights, vocab, meta, str(d))
     d.mkdir(parents=True, exist_ok=True)
-    V, E = weights["embedding"].shape
-    U = weights["lstm_recurrent"].shape[0]
-    C = weights["lstm_kernel"].shape[0] - E
-    meta = dict(meta, format=FORMAT_VERSION,
-                sizes={"V": int(V), "E": int(E), "U": int(U), "C": int(C)})
+    U = weights["kind_kernel"].shape[0]
+    meta["sizes"] = {"K": len(vocab["kinds"]), "D": len(vocab["durations"]),
+                     "S": len(vocab["steps"]), "U": int(U),
+                     "C": int(meta["condition"]["width"]),
+                     "E": [int(weights[k].shape[1])
+                           for k in ("embed_kind", "embed_dur", "embed_step")]}
     tmp = d / "weights.tmp.npz"
     np.savez_compressed(tmp, **weights)
     os.replace(tmp, d / "weights.npz")
-    for name, obj in (("vocab.json", {"tokens": list(tokens)}), ("meta.json", meta)):
+    for name, obj in (("vocab.json", vocab), ("meta.json", meta)):
         tmp = d / (name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(obj, f, indent=1 if name == "meta.json" else None, sort_keys=False)

@@ -1,23 +1,27 @@
-"""Impro-Visor-style controls: logit biases on top of the LSTM's distribution.
+"""Impro-Visor-style controls: biases on the model's three heads, and sampling.
 
-The model says what the corpus would play next; the style says what a jazz player
-wants more or less of. Each control is a multiplicative weight on the probability of
-the tokens it concerns, i.e. `log(weight)` added to their logits (weight 0 forbids):
+The model says what the corpus would play next; the style says what a player wants
+more or less of. Each control is a multiplicative weight on the probability of what
+it concerns, i.e. `log(weight)` added to the logits (weight 0 forbids):
 
-- `kind_weights`: per kind, C / S / A / X / R (L is accepted and ignored until the
-  grammar produces colour tones);
-- `duration_weights`: per duration in quarters ("1/3" = an eighth triplet, "1/2" = an
-  eighth, played swung); a token whose length is none of the keys counts as the
-  nearest key; keys not given keep weight 1;
+- `kind_weights`: per kind, C / S / A / X / R, on the kind head (L is accepted and
+  ignored: the grammar produces no colour tones);
 - `strong_beat_chord_weight`: an extra weight on C at the onsets of beats 1 and 3;
-- `rest_probability`: when set, the total probability of all rests is rescaled to it
-  at every step (the live `density` control overrides it), which sets how often a
-  phrase breathes regardless of how rest-shy the corpus was.
+- `rest_probability`: when set, the probability of a rest is rescaled to it at every
+  step (the live `density` control overrides it), which sets how often the line
+  breathes whatever the corpus did;
+- `duration_weights`: per note length in quarters ("1/3" = an eighth triplet, "1/2"
+  = an eighth, played swung) on the duration head; a length that is none of the keys
+  counts as the nearest key; keys not given keep weight 1;
+- `rhythm_temperature`: a factor on the temperature of the duration head alone: below
+  1 the rhythm settles into the corpus's commonest lengths while the pitch line keeps
+  its variety.
 
-Tokens whose duration would cross the bar line are forbidden (GRAMMAR.md bug 4).
-Everything depends only on the token and the onset's tick in the bar, so the whole
-bias table, one row per tick of the bar, is built once at start-up; a step is one
-row lookup and a few in-place NumPy operations on preallocated buffers.
+With every control at 1 and rest_probability null the style is neutral: the model's
+own voice. A value may be tied over the bar line (time runs on in ticks, so the next
+bar starts on time: GRAMMAR.md bug 4 was bars generated apart). What depends on the
+position in the bar is a table built once, so a draw is a row lookup and a few
+in-place NumPy operations on preallocated buffers.
 """
 
 import math
@@ -29,7 +33,7 @@ from jazzd.grammar.meter import strong_beats
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.values import DURATION_KEYS
 
-NEG = -1e9   # a forbidden token's bias: exp() of it is exactly 0, with no inf arithmetic
+NEG = -1e9   # a forbidden entry's bias: exp() of it is exactly 0, with no inf arithmetic
 
 
 def duration_ticks(text):
@@ -38,9 +42,8 @@ def duration_ticks(text):
 
 
 def nearest_key(ticks, keys):
-    """The duration key (in ticks) a token's length counts as: itself if it is one,
-    else the nearest (the shorter on a tie), so e.g. a 1-tick token counts as "1/6"
-    and a 4.5-beat one as "4", and a full set of keys covers every token."""
+    """The duration key (in ticks) a length counts as: itself if it is one, else the
+    nearest (the shorter on a tie), so a full set of keys covers every length."""
     return min(keys, key=lambda k: (abs(k - ticks), k))
 
 
@@ -54,94 +57,90 @@ def strong_ticks(beats_per_bar):
 
 
 class Style:
-    """The bias table for one vocabulary and one style config section.
+    """Bias tables for one model vocabulary (kinds, durations in ticks) and one style
+    config section."""
 
-    `values[i]` is the `jazzd.grammar.values.Value` of token i (None for "<s>", never sampled).
-    """
-
-    def __init__(self, values, style_cfg, beats_per_bar=4):
-        self.values = values
+    def __init__(self, kinds, durations, style_cfg, beats_per_bar=4):
+        self.kinds = list(kinds)
+        self.durations = np.asarray(durations, dtype=np.int64)
         self.bar_ticks = beats_per_bar * TPQ
-        V = len(values)
+        K, D = len(self.kinds), len(self.durations)
         kind_w = style_cfg.get("kind_weights") or {}
-        dur_w = {duration_ticks(k): w for k, w in (style_cfg.get("duration_weights") or {}).items()}
+        dur_w = {duration_ticks(k): w
+                 for k, w in (style_cfg.get("duration_weights") or {}).items()}
         keys = sorted(duration_ticks(k) for k in DURATION_KEYS)
         strong_w = float(style_cfg.get("strong_beat_chord_weight", 1.0))
         self.rest_probability = style_cfg.get("rest_probability")
-
-        base = np.zeros(V)
-        self.is_rest = np.zeros(V, dtype=bool)
-        self.is_chord = np.zeros(V, dtype=bool)
-        ticks = np.zeros(V, dtype=np.int64)
-        for i, v in enumerate(values):
-            if v is None:
-                base[i] = NEG
-                ticks[i] = 10 ** 9
-                continue
-            ticks[i] = v.ticks
-            base[i] += _log_weight(kind_w.get(v.kind, 1.0))
-            base[i] += _log_weight(dur_w.get(nearest_key(v.ticks, keys), 1.0))
-            self.is_rest[i] = v.kind == "R"
-            self.is_chord[i] = v.kind == "C"
-        self.ticks = ticks
+        self.rhythm_temperature = float(style_cfg.get("rhythm_temperature", 1.0))
+        self.rest = self.kinds.index("R")
+        self.is_rest = np.zeros(K, dtype=bool)
+        self.is_rest[self.rest] = True
         self.not_rest = ~self.is_rest
-        self.rest_f = self.is_rest.astype(float)
 
+        kind_base = np.array([_log_weight(kind_w.get(k, 1.0)) for k in self.kinds])
         strong = strong_ticks(beats_per_bar)
-        # bias[t] = the biases for an onset at tick t of the bar
-        self.bias = np.empty((self.bar_ticks, V))
-        self.fallback = np.zeros(self.bar_ticks, dtype=np.int64)
+        self.kind_bias = np.empty((self.bar_ticks, K))
         for t in range(self.bar_ticks):
-            row = base.copy()
-            if t in strong:
-                row[self.is_chord] += _log_weight(strong_w)
-            room = self.bar_ticks - t
-            row[ticks > room] = NEG
-            self.bias[t] = row
-            # if nothing fits (no token that short), the shortest token is cut to fit
-            self.fallback[t] = int(np.argmin(np.where(base > NEG / 2, ticks, 10 ** 9)))
-        self.any_fits = (self.bias > NEG / 2).any(axis=1)
-        self._z = np.empty(V)
-        self._cum = np.empty(V)
+            self.kind_bias[t] = kind_base
+            if t in strong and "C" in self.kinds:
+                self.kind_bias[t, self.kinds.index("C")] += _log_weight(strong_w)
 
-    def distribution(self, logits, bar_tick, temperature, rest_probability=None,
-                     no_rest=False):
-        """The biased, tempered probabilities over tokens for an onset at `bar_tick`
-        (a view of an internal buffer: copy it to keep it)."""
-        z = self._z
-        t = bar_tick % self.bar_ticks
-        if not self.any_fits[t]:        # no token short enough: the shortest, cut to fit
-            z.fill(0.0)
-            z[self.fallback[t]] = 1.0
-            return z
+        self.dur_bias = np.array([_log_weight(dur_w.get(nearest_key(int(d), keys), 1.0))
+                                  for d in self.durations])
+        if not (self.dur_bias > NEG / 2).any():
+            self.dur_bias[:] = 0.0             # every length forbidden: ignore the weights
+        self._k = np.empty(K)
+        self._d = np.empty(D)
+        self._buf = {}
+
+    # -- distributions ----------------------------------------------------------------
+
+    def kind_distribution(self, logits, bar_tick, temperature, rest_probability=None):
+        """Tempered, biased probabilities of the kinds (a reused buffer)."""
+        z = self._k
         np.divide(logits, temperature, out=z)
-        z += self.bias[t]
-        if no_rest:
-            np.add(z, NEG, out=z, where=self.is_rest)
-        z -= z.max()
-        np.exp(z, out=z)
+        z += self.kind_bias[bar_tick % self.bar_ticks]
+        _softmax(z)
         p_rest = self.rest_probability if rest_probability is None else rest_probability
-        if p_rest is not None and not no_rest:
-            rest_mass = float(np.dot(z, self.rest_f))
-            note_mass = float(z.sum()) - rest_mass
+        if p_rest is not None:
+            rest_mass = float(z[self.rest])
+            note_mass = 1.0 - rest_mass
             if rest_mass > 0 and note_mass > 0:
-                np.multiply(z, p_rest / rest_mass, out=z, where=self.is_rest)
                 np.multiply(z, (1.0 - p_rest) / note_mass, out=z, where=self.not_rest)
-        z /= z.sum()
+                z[self.rest] = p_rest
         return z
 
-    def sample(self, logits, bar_tick, temperature, rng, rest_probability=None,
-               no_rest=False):
-        """A token index drawn from `distribution` with `rng` (a random.Random); the
-        token is the one fed back to the LSTM."""
-        t = bar_tick % self.bar_ticks
-        if not self.any_fits[t]:
-            return int(self.fallback[t])
-        p = self.distribution(logits, t, temperature, rest_probability, no_rest)
-        np.cumsum(p, out=self._cum)
-        u = rng.random() * self._cum[-1]
-        i = int(np.searchsorted(self._cum, u, side="right"))
-        i = min(i, len(p) - 1)
-        while p[i] == 0.0 and i > 0:   # u landed exactly on a boundary of a zero token
-            i -= 1
-        return i
+    def dur_distribution(self, logits, temperature):
+        """Tempered, biased probabilities of the durations (a reused buffer)."""
+        z = self._d
+        np.divide(logits, temperature * self.rhythm_temperature, out=z)
+        z += self.dur_bias
+        return _softmax(z)
+
+    def step_distribution(self, logits, temperature):
+        n = len(logits)
+        z = self._buf.get(n)
+        if z is None:
+            z = self._buf[n] = np.empty(n)
+        np.divide(logits, temperature, out=z)
+        return _softmax(z)
+
+
+def _softmax(z):
+    z -= z.max()
+    np.exp(z, out=z)
+    z /= z.sum()
+    return z
+
+
+def draw(p, rng, cum):
+    """An index drawn from probabilities `p` with one `rng.random()` (a random.Random,
+    so a seed makes the draw reproducible), `cum` a buffer of p's length; never an
+    index of probability 0."""
+    np.cumsum(p, out=cum)
+    u = rng.random() * cum[-1]
+    i = min(int(np.searchsorted(cum, u, side="right")), len(p) - 1)
+    while p[i] == 0.0 and i > 0:       # u landed exactly on a boundary of a zero entry
+        i -= 1
+    return i
+

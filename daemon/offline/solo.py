@@ -28,7 +28,8 @@ def play(performer, timeline, n_bars, swing, gate=0.9):
         pitch = performer.realize(value, chord, bar_tick)
         if pitch is not None:
             on = swung_beats(tick, swing)
-            length = swung_beats(tick + value.ticks, swing) - on
+            # a note tied over the last bar line stops at the end of the solo
+            length = swung_beats(min(tick + value.ticks, end), swing) - on
             notes.append((on, gate * length, pitch, performer.velocity(bar_tick)))
         tick += value.ticks
     return notes

@@ -29,7 +29,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from jazzd.grammar.chords import NO_CHORD, parse_symbol
-from jazzd.grammar.parse import parse_melody
+from jazzd.grammar.parse import parse_melody_pitched
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.recognize import recognize
 from jazzd.grammar.timeline import ChordTimeline
@@ -52,7 +52,10 @@ class CorpusError(ValueError):
 
 @dataclass
 class Piece:
-    """One melody as values over a chord timeline, starting on a bar line at `start`."""
+    """One melody as values over a chord timeline, starting on a bar line at `start`.
+    `pitches[i]` is the pitch of `values[i]` (None for a rest): training conditions on
+    where the line stands, which the abstract values do not say. `performer` names who
+    played it, for splits by player (None when unknown)."""
 
     name: str
     values: list
@@ -60,6 +63,8 @@ class Piece:
     bar_ticks: int
     beats_per_bar: int
     start: int = 0
+    pitches: list = None
+    performer: str = None
 
     def onsets(self):
         """(tick, position in the bar, chord sounding) of each value's onset."""
@@ -264,13 +269,14 @@ def _part_names(parts):
 
 
 def _melody_values(notes, timeline, bar_ticks, start, end, where):
+    """(values, pitches) of a melody, or CorpusError when it has no notes in range."""
     if not notes:
         raise CorpusError(f"{where}: no melody notes")
-    values = parse_melody([(a, b - a, p) for a, b, p in notes], timeline, bar_ticks,
-                          start=start, end=end)
-    if not any(v.kind != "R" for v in values):
+    pairs = parse_melody_pitched([(a, b - a, p) for a, b, p in notes], timeline, bar_ticks,
+                                 start=start, end=end)
+    if not any(v.kind != "R" for v, _ in pairs):
         raise CorpusError(f"{where}: no melody notes in range")
-    return values
+    return [v for v, _ in pairs], [p for _, p in pairs]
 
 
 def _check_harmony(timeline, where):
@@ -311,8 +317,8 @@ def extract_chorale(path, harmony_method=DEFAULT_BACH_HARMONY, score=None):
     else:
         raise CorpusError(f"unknown harmony method {harmony_method!r}")
     _check_harmony(timeline, name)
-    values = _melody_values(melody, timeline, bar_ticks, 0, length, name)
-    return Piece(name, values, timeline, bar_ticks, beats, 0)
+    values, pitches = _melody_values(melody, timeline, bar_ticks, 0, length, name)
+    return Piece(name, values, timeline, bar_ticks, beats, 0, pitches, "J. S. Bach")
 
 
 def _offset_window(spec, bar_ticks, where):
@@ -353,8 +359,8 @@ def extract_parts(score, name, melody_key, harmony_keys, spec, method="lower-hol
         lower = lower + melody
     timeline = harmony_timeline(lower, points, hold=method != "lower-onset", length=end)
     _check_harmony(timeline, name)
-    values = _melody_values(melody, timeline, bar_ticks, start, end, name)
-    return Piece(name, values, timeline, bar_ticks, beats, start)
+    values, pitches = _melody_values(melody, timeline, bar_ticks, start, end, name)
+    return Piece(name, values, timeline, bar_ticks, beats, start, pitches)
 
 
 def extract_lead_sheet(score, name, spec):
@@ -388,8 +394,8 @@ def extract_lead_sheet(score, name, spec):
     timeline = ChordTimeline(sorted((t, c) for t, c in changes.items() if t < end),
                              length=end)
     _check_harmony(timeline, name)
-    values = _melody_values(melody, timeline, bar_ticks, start, end, name)
-    return Piece(name, values, timeline, bar_ticks, beats, start)
+    values, pitches = _melody_values(melody, timeline, bar_ticks, start, end, name)
+    return Piece(name, values, timeline, bar_ticks, beats, start, pitches)
 
 
 def extract_file(path, spec=None):

@@ -1,163 +1,155 @@
-"""Fitting one model variant, and the exact losses it is judged by.
+"""Fitting one network, and the exact loss it is judged by.
 
-- Validation is split by piece (a seeded shuffle), never by window, so no melody is
-  in both halves.
-- Training is stateful, as the daemon runs (`fit_stream`): the training pieces are
-  laid end to end (each opened by `<s>`) in parallel streams, cut into windows, and
-  the LSTM state is carried from window to window (truncated backpropagation through
-  time; the piece order is reshuffled, seeded, every epoch). Validation runs the NumPy
-  runtime itself over the validation pieces with one state that is never reset, so
-  the number reported is what the daemon experiences. The older stateless-windows mode
-  (`fit_variant`: zero state at each window) is kept for comparison; measured on the
-  chorales it scores clearly worse when run statefully (docs/MODEL.md).
-- Losses reported are exact means over the validation targets, computed with NumPy
-  from the kept weights (natural log, per value).
+- Training is stateful, as the daemon runs: the training pieces are laid end to end in
+  parallel streams, cut into windows, and the recurrent state is carried from window
+  to window (truncated backpropagation through time; the piece order is reshuffled,
+  seeded, every epoch). The convolutional stack has no state to carry: it trains on
+  the same windows, each prefixed by the values before it, which it sees but is not
+  scored on, so every scored value has its full receptive field.
+- Validation runs the NumPy runtime itself over the validation pieces with one state
+  that is never reset (`stateful_loss`), so the number reported is what the daemon
+  experiences. Early stopping keeps the best epoch.
+- The loss of a value is the sum of its three heads' cross-entropies (natural log):
+  kind, duration given the kind, step given both (notes with a previous pitch only).
 """
 
 import time
 
 import numpy as np
 
-from jazzd.train.keras_model import _seed_everything, _tf, build_keras_model, get_weights
-from jazzd.train.sequences import make_streams, one_hot_conds
+from jazzd.grammar.features import WIDTH
+from jazzd.model.network import Network
+from jazzd.model.store import Model
+from jazzd.train.keras_model import (_tf, build_network, get_weights, reset_states,
+                                     seed_everything)
+from jazzd.train.sequences import keras_inputs, one_hot_conds, streams
+
+HEADS = ("kind", "dur", "step")
 
 
-def masked_metrics(logits, y, w):
-    """Exact mean cross-entropy and accuracy over the targets with weight > 0."""
-    logits = logits.astype(np.float64)
-    logits -= logits.max(axis=-1, keepdims=True)
-    logz = np.log(np.exp(logits).sum(axis=-1))
-    picked = np.take_along_axis(logits, y[..., None], axis=-1)[..., 0]
-    nll = logz - picked
-    m = w > 0
-    acc = (logits.argmax(axis=-1) == y)
-    return float(nll[m].mean()), float(acc[m].mean())
+def _log_softmax_at(logits, i):
+    z = logits.astype(np.float64)
+    m = z.max()
+    return z[i] - m - np.log(np.exp(z - m).sum())
 
 
-def fit_variant(name, data, V, C, hp, seed, log):
-    """Train one variant; returns (weights dict, report dict)."""
-    tf, keras = _tf()
-    _seed_everything(seed)
-    (xt, ct, yt, wt), (xv, cv, yv, wv) = data
-    model = build_keras_model(V, hp["embed"], hp["units"], C)
-    model.compile(optimizer=keras.optimizers.Adam(hp["learning_rate"]),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  weighted_metrics=["sparse_categorical_accuracy"])
-    if C:
-        from jazzd.grammar.features import WIDTH
-        train_x = [xt, one_hot_conds(ct, WIDTH)]
-        val_x = [xv, one_hot_conds(cv, WIDTH)]
-    else:
-        train_x, val_x = xt, xv
-    t0 = time.perf_counter()
-
-    class Progress(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            log(f"{name:11s} epoch {epoch + 1:3d}/{hp['epochs']}: "
-                f"loss {logs.get('loss', float('nan')):.3f}  "
-                f"acc {logs.get('sparse_categorical_accuracy', float('nan')):.3f}  "
-                f"val_loss {logs.get('val_loss', float('nan')):.3f}  "
-                f"val_acc {logs.get('val_sparse_categorical_accuracy', float('nan')):.3f}  "
-                f"({time.perf_counter() - self.t:.1f} s)")
-
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=hp["patience"],
-                                         restore_best_weights=True)
-    hist = model.fit(train_x, yt, sample_weight=wt, validation_data=(val_x, yv, wv),
-                     epochs=hp["epochs"], batch_size=hp["batch"], shuffle=True, verbose=0,
-                     callbacks=[stop, Progress()])
-    seconds = time.perf_counter() - t0
-    val_loss, val_acc = masked_metrics(np.asarray(model.predict(val_x, verbose=0,
-                                                                batch_size=256)), yv, wv)
-    train_loss, train_acc = masked_metrics(np.asarray(model.predict(train_x, verbose=0,
-                                                                    batch_size=256)), yt, wt)
-    losses = hist.history.get("val_loss", [])
-    report = {"val_loss": round(val_loss, 5), "val_accuracy": round(val_acc, 5),
-              "train_loss": round(train_loss, 5), "train_accuracy": round(train_acc, 5),
-              "epochs_run": len(losses),
-              "best_epoch": int(np.argmin(losses)) + 1 if losses else 0,
-              "seconds": round(seconds, 1)}
-    log(f"{name:11s} best epoch {report['best_epoch']}: val_loss {val_loss:.4f}  "
-        f"val_acc {val_acc:.4f}  ({seconds:.0f} s)")
-    return get_weights(model), report
-
-
-def stateful_metrics(weights, tokens, seqs, C):
-    """Mean cross-entropy and accuracy of the NumPy runtime run the daemon's way: one
-    state carried through all `seqs` in a row, never reset, `<s>` fed at each piece's
-    start. Windowed training never sees states this old; this says whether it matters."""
-    from jazzd.model.lstm import LSTMRuntime
-    from jazzd.model.store import Model
-    from jazzd.grammar.features import WIDTH
-    meta = {"condition": {"width": C}} if C else {}
-    rt = LSTMRuntime(Model(weights, tokens, meta))
-    cond = np.zeros(WIDTH if C else 0, np.float32)
-    nll, hits, n = 0.0, 0, 0
-    for ids, conds in seqs:
-        prev = 0
-        for tok, ci in zip(ids, conds):
-            if C:
-                cond.fill(0.0)
-                cond[list(ci)] = 1.0
-            logits = rt.step(prev, cond if C else None).astype(np.float64)
-            m = logits.max()
-            nll += m + np.log(np.exp(logits - m).sum()) - logits[tok]
-            hits += int(np.argmax(logits) == tok)
+def stateful_loss(weights, vocab, cell, rows_list):
+    """{"loss", "kind", "dur", "step", "kind_acc", ...}: mean cross-entropies of the
+    NumPy network run the daemon's way over `rows_list` in a row, never reset."""
+    meta = {"cell": cell, "condition": {"width": WIDTH}}
+    net = Network(Model(weights, vocab, meta))
+    cond = np.zeros(WIDTH, np.float32)
+    nll = {h: 0.0 for h in HEADS}
+    hits = {h: 0 for h in HEADS}
+    n, n_step = 0, 0
+    for rows in rows_list:
+        for i in range(len(rows["kind"])):
+            cond.fill(0.0)
+            cond[rows["cond"][i]] = 1.0
+            net.advance(rows["prev_kind"][i], rows["prev_dur"][i], rows["prev_step"][i],
+                        cond)
+            k, d = rows["kind"][i], rows["dur"][i]
+            lk = net.kind_logits()
+            nll["kind"] -= _log_softmax_at(lk, k)
+            hits["kind"] += int(np.argmax(lk) == k)
+            ld = net.dur_logits(k)
+            nll["dur"] -= _log_softmax_at(ld, d)
+            hits["dur"] += int(np.argmax(ld) == d)
             n += 1
-            prev = tok
-    return nll / max(1, n), hits / max(1, n)
+            if rows["step_mask"][i]:
+                s = rows["step"][i]
+                ls = net.step_logits(k, d)
+                nll["step"] -= _log_softmax_at(ls, s)
+                hits["step"] += int(np.argmax(ls) == s)
+                n_step += 1
+    out = {"loss": (nll["kind"] + nll["dur"] + nll["step"]) / max(n, 1)}
+    for h in HEADS:
+        m = n_step if h == "step" else n
+        out[h] = nll[h] / max(m, 1)
+        out[h + "_acc"] = hits[h] / max(m, 1)
+    return {k: round(float(v), 5) for k, v in out.items()}
 
 
-def fit_stream(name, train_seqs, val_seqs, tokens, C, hp, seed, log):
-    """Train one variant statefully: pieces end to end in `hp["streams"]` parallel
-    streams, the LSTM state carried from window to window (truncated backpropagation
-    through time), the piece order reshuffled (seeded) each epoch. Validation runs the
-    NumPy runtime over the validation pieces with one state, never reset: the daemon's
-    own conditions. Early stopping keeps the best epoch. Returns (weights, report)."""
+def _compile(model, keras, lr):
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss={h: ce for h in HEADS})
+
+
+def _targets(data):
+    return ({"kind": data["kind"], "dur": data["dur"], "step": data["step"]},
+            {"kind": np.ones_like(data["step_mask"]), "dur": np.ones_like(data["step_mask"]),
+             "step": data["step_mask"]})
+
+
+def _conv_windows(rows_list, window, context):
+    """Windows of `context + window` values; the first `context` of each are seen but
+    not scored (weight 0), except at the very start of a piece."""
+    fields = {}
+    for rows in rows_list:
+        n = len(rows["kind"])
+        for s in range(0, n, window):
+            lo = max(0, s - context)
+            idx = np.arange(lo, lo + context + window)
+            valid = idx < min(n, s + window)
+            idx = np.minimum(idx, n - 1)
+            scored = (idx >= s) & valid
+            for f, a in rows.items():
+                fields.setdefault(f, []).append(a[idx])
+            fields.setdefault("_scored", []).append(scored.astype(np.float32))
+    return {f: np.stack(v) for f, v in fields.items()}
+
+
+def fit(cell, train_rows, val_rows, vocab, hp, seed, log):
+    """Train one network; returns (weights, report)."""
     tf, keras = _tf()
-    _seed_everything(seed)
-    from jazzd.grammar.features import WIDTH
-    W, V = hp["window"], len(tokens)
-    total = sum(len(ids) for ids, _ in train_seqs)
-    # a small corpus gets fewer streams, so each stream still holds a few windows
-    B = max(1, min(hp["streams"], total // (4 * W)))
-    model = build_keras_model(V, hp["embed"], hp["units"], C, stateful=True, batch=B,
-                              dropout=hp["dropout"])
-    model.compile(optimizer=keras.optimizers.Adam(hp["learning_rate"]),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["sparse_categorical_accuracy"])
-    lstm = model.get_layer("lstm")
+    seed_everything(seed)
+    K, D, S = len(vocab.kinds), len(vocab.durations), len(vocab.steps)
+    W = hp["window"]
+    total = sum(len(r["kind"]) for r in train_rows)
+    recurrent = cell in ("lstm", "gru")
+    B = max(1, min(hp["streams"], total // (4 * W))) if recurrent else hp["batch"]
+    model = build_network(K, D, S, WIDTH, U=hp["units"], cell=cell, stateful=recurrent,
+                          batch=B if recurrent else None, dropout=hp["dropout"],
+                          conv_layers=hp.get("conv_layers", 6))
+    _compile(model, keras, hp["learning_rate"])
     rng = np.random.default_rng(seed)
-    best, best_loss, best_epoch, wait, epoch = None, np.inf, 0, 0, 0
+    best, best_val, best_epoch, wait = None, None, 0, 0
     t0 = time.perf_counter()
+    epoch = 0
     for epoch in range(1, hp["epochs"] + 1):
         te = time.perf_counter()
-        order = rng.permutation(len(train_seqs))
-        x, c, y, _ = make_streams([train_seqs[i] for i in order], B, W)
-        inputs = [x, one_hot_conds(c, WIDTH)] if C else x
-        lstm.reset_states()
-        hist = model.fit(inputs, y, batch_size=B, epochs=1, shuffle=False, verbose=0)
-        w = get_weights(model)
-        vl, va = stateful_metrics(w, tokens, val_seqs, C)
-        h = hist.history
-        log(f"{name:11s} epoch {epoch:3d}/{hp['epochs']}: loss {h['loss'][-1]:.3f}  "
-            f"acc {h['sparse_categorical_accuracy'][-1]:.3f}  val_loss {vl:.3f}  "
-            f"val_acc {va:.3f}  ({time.perf_counter() - te:.1f} s)")
-        if vl < best_loss - 1e-4:
-            best, best_loss, best_acc, best_epoch, wait = w, vl, va, epoch, 0
+        order = rng.permutation(len(train_rows))
+        pieces = [train_rows[i] for i in order]
+        if recurrent:
+            data = streams(pieces, B, W)
+            y, w = _targets(data)
+            reset_states(model)
+            hist = model.fit(keras_inputs(data, WIDTH), y, sample_weight=w, batch_size=B,
+                             epochs=1, shuffle=False, verbose=0)
+        else:
+            context = 2 ** hp.get("conv_layers", 6)
+            data = _conv_windows(pieces, W, context)
+            y, w = _targets(data)
+            w = {h: w[h] * data["_scored"] for h in HEADS}
+            hist = model.fit(keras_inputs(data, WIDTH), y, sample_weight=w,
+                             batch_size=B, epochs=1, shuffle=True, verbose=0)
+        weights = get_weights(model, cell)
+        val = stateful_loss(weights, vocab.as_dict(), cell, val_rows)
+        log(f"{cell:4s} epoch {epoch:3d}/{hp['epochs']}: train {hist.history['loss'][-1]:.3f}"
+            f"  val {val['loss']:.3f} (kind {val['kind']:.3f} dur {val['dur']:.3f} "
+            f"step {val['step']:.3f}; acc {val['kind_acc']:.2f} {val['dur_acc']:.2f} "
+            f"{val['step_acc']:.2f})  ({time.perf_counter() - te:.0f} s)")
+        if best_val is None or val["loss"] < best_val["loss"] - 1e-4:
+            best, best_val, best_epoch, wait = weights, val, epoch, 0
         else:
             wait += 1
             if wait >= hp["patience"]:
                 break
     seconds = time.perf_counter() - t0
-    train_loss, train_acc = stateful_metrics(best, tokens, train_seqs, C)
-    report = {"val_loss": round(float(best_loss), 5), "val_accuracy": round(best_acc, 5),
-              "train_loss": round(float(train_loss), 5), "train_accuracy": round(train_acc, 5),
-              "epochs_run": epoch, "best_epoch": best_epoch, "seconds": round(seconds, 1),
-              "streams": B}
-    log(f"{name:11s} best epoch {best_epoch}: val_loss {best_loss:.4f}  val_acc {best_acc:.4f}"
-        f"  ({seconds:.0f} s)")
+    report = dict(best_val, epochs_run=epoch, best_epoch=best_epoch,
+                  seconds=round(seconds, 1), batch=B)
+    log(f"{cell:4s} best epoch {best_epoch}: val loss {best_val['loss']:.4f}  ({seconds:.0f} s)")
     return best, report
+
+
+__all__ = ["fit", "stateful_loss", "one_hot_conds"]

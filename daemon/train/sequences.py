@@ -1,91 +1,103 @@
-"""Training data from corpus pieces: token and condition sequences, the split by piece,
-and the two layouts a Keras model is fed with (windows, or stateful streams)."""
+"""Training data from corpus pieces: one row per value with the network's inputs
+(the previous value's tokens, the condition of this value's onset) and targets, and
+the stateful stream layout Keras is fed with.
+
+A row is exactly what the daemon's Performer computes before it draws that value: the
+condition reads the last sounded pitch before the onset, the middle of the register
+(here the piece's median pitch: the player's own register), and whether the chord
+changed since the previous onset.
+"""
+
+import statistics
 
 import numpy as np
 
+from jazzd.grammar.features import HOT, condition_index
 from jazzd.service.errors import UserError
 
-
-def piece_steps(piece):
-    """(values, condition indices) of a corpus piece: the condition of each value's own
-    onset (the step that predicts it sees it)."""
-    from jazzd.grammar.features import condition_index
-    conds = [condition_index(bar_tick, chord, piece.beats_per_bar)
-             for _, bar_tick, chord in piece.onsets()]
-    return piece.values, conds
+FIELDS = ("prev_kind", "prev_dur", "prev_step", "cond", "kind", "dur", "step", "step_mask")
 
 
-def split_pieces(n, val_fraction, seed):
-    """Indices (train, val) of n pieces: a seeded shuffle, at least one piece each."""
+def piece_rows(piece, vocab):
+    """{field: array} of one piece (FIELDS; `cond` holds HOT hot indices per row)."""
+    n = len(piece.values)
+    out = {f: np.zeros(n, np.int32) for f in FIELDS if f not in ("cond", "step_mask")}
+    out["cond"] = np.zeros((n, HOT), np.int32)
+    out["step_mask"] = np.zeros(n, np.float32)
+    sounded = [p for p in piece.pitches if p is not None]
+    middle = int(statistics.median(sounded)) if sounded else None
+    prev_tokens = (0, 0, 0)
+    prev_pitch, prev_chord = None, None
+    t = piece.start
+    for i, (v, pitch) in enumerate(zip(piece.values, piece.pitches)):
+        chord = piece.timeline.at(t)
+        bar_tick = (t - piece.start) % piece.bar_ticks
+        k, d, s = vocab.encode(v)
+        out["prev_kind"][i], out["prev_dur"][i], out["prev_step"][i] = prev_tokens
+        out["cond"][i] = condition_index(bar_tick, chord, piece.beats_per_bar, prev_pitch,
+                                         middle, chord != prev_chord)
+        out["kind"][i], out["dur"][i] = k, d
+        if s is not None and v.kind != "R" and prev_pitch is not None:
+            out["step"][i] = s
+            out["step_mask"][i] = 1.0
+        prev_tokens = (k + 1, d + 1, 0 if s is None or v.kind == "R" else s + 1)
+        if pitch is not None:
+            prev_pitch = pitch
+        prev_chord = chord
+        t += v.ticks
+    return out
+
+
+def split_by(items, key, val_fraction, seed):
+    """(train, val) lists: whole groups (e.g. players) go to one side, a seeded
+    shuffle of the sorted group names, about `val_fraction` of the items in val."""
+    groups = sorted({key(x) for x in items})
     rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    n_val = max(1, int(round(n * val_fraction))) if n > 1 else 0
-    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+    order = [groups[i] for i in rng.permutation(len(groups))]
+    want = max(1, int(round(val_fraction * len(items))))
+    val_groups, n = set(), 0
+    for g in order:
+        if n >= want:
+            break
+        size = sum(1 for x in items if key(x) == g)
+        val_groups.add(g)
+        n += size
+    return ([x for x in items if key(x) not in val_groups],
+            [x for x in items if key(x) in val_groups])
 
 
-def make_windows(seqs, window, stride):
-    """Stack (token ids, conds) sequences into fixed windows.
-
-    Input at step t is the previous token (`<s>` = 0 before the first value), target the
-    value itself; the last window of a piece is padded with weight 0.
-    Returns x (N, W) int32, cond (N, W, 3) int32 hot indices, y (N, W), w (N, W) float32.
-    """
-    xs, cs, ys, ws = [], [], [], []
-    for ids, conds in seqs:
-        ids = np.asarray(ids, np.int32)
-        n = len(ids)
-        if n == 0:
-            continue
-        inp = np.concatenate([[0], ids[:-1]]).astype(np.int32)
-        conds = np.asarray(conds, np.int32).reshape(n, 3)
-        starts = list(range(0, max(1, n - window + stride), stride))
-        if starts[-1] + window < n:
-            starts.append(n - window)
-        for s in starts:
-            e = min(s + window, n)
-            k = e - s
-            x = np.zeros(window, np.int32)
-            y = np.zeros(window, np.int32)
-            c = np.zeros((window, 3), np.int32)
-            w = np.zeros(window, np.float32)
-            x[:k], y[:k], c[:k], w[:k] = inp[s:e], ids[s:e], conds[s:e], 1.0
-            c[k:] = conds[-1]
-            xs.append(x), ys.append(y), cs.append(c), ws.append(w)
-    return np.stack(xs), np.stack(cs), np.stack(ys), np.stack(ws)
+def concat(rows_list):
+    return {f: np.concatenate([r[f] for r in rows_list]) for f in FIELDS}
 
 
-def make_streams(seqs, streams, window):
-    """The pieces end to end (each opened by `<s>`), cut into `streams` parallel streams
-    of consecutive windows, for stateful training: row k * streams + b holds window k of
-    stream b, so batch k continues batch k - 1 row for row. The tail that does not fill
-    a window in every stream is dropped. Returns x, cond (hot indices), y, w."""
-    xs, cs, ys = [], [], []
-    for ids, conds in seqs:
-        if not len(ids):
-            continue
-        ids = np.asarray(ids, np.int32)
-        xs.append(np.concatenate([[0], ids[:-1]]).astype(np.int32))
-        ys.append(ids)
-        cs.append(np.asarray(conds, np.int32).reshape(len(ids), 3))
-    x, y, c = np.concatenate(xs), np.concatenate(ys), np.concatenate(cs)
-    k = len(x) // (streams * window)
+def streams(rows_list, n_streams, window):
+    """The pieces end to end (each opened by the "nothing" tokens), cut into
+    `n_streams` parallel streams of consecutive windows: row k * B + b holds window k
+    of stream b, so batch k continues batch k - 1 row for row. The tail that does not
+    fill a window in every stream is dropped."""
+    rows = concat(rows_list)
+    total = len(rows["kind"])
+    k = total // (n_streams * window)
     if k == 0:
-        raise UserError(f"the corpus is too small for {streams} streams of {window} values "
-                        f"({len(x)} values); use a smaller --window")
+        raise UserError(f"the corpus is too small for {n_streams} streams of {window} "
+                        f"values ({total} values); use a smaller window")
     n = k * window
 
     def arrange(a):
-        a = a[:streams * n].reshape((streams, k, window) + a.shape[1:])
-        return np.ascontiguousarray(np.swapaxes(a, 0, 1).reshape((k * streams, window)
+        a = a[:n_streams * n].reshape((n_streams, k, window) + a.shape[1:])
+        return np.ascontiguousarray(np.swapaxes(a, 0, 1).reshape((k * n_streams, window)
                                                                  + a.shape[3:]))
-    return arrange(x), arrange(c), arrange(y), np.ones((k * streams, window), np.float32)
+    return {f: arrange(a) for f, a in rows.items()}
 
 
 def one_hot_conds(cidx, width):
-    """(N, W, 3) hot indices → (N, W, width) float32 one-hot sums."""
-    out = np.zeros(cidx.shape[:2] + (width,), np.float32)
-    n, w, _ = cidx.shape
-    ii, jj = np.meshgrid(np.arange(n), np.arange(w), indexing="ij")
-    for k in range(cidx.shape[2]):
-        out[ii, jj, cidx[:, :, k]] = 1.0
+    """(..., HOT) hot indices → (..., width) float32 one-hot sums."""
+    out = np.zeros(cidx.shape[:-1] + (width,), np.float32)
+    np.put_along_axis(out, cidx, 1.0, axis=-1)
     return out
+
+
+def keras_inputs(rows, width):
+    """The network's inputs (build_network's order) from rows of any leading shape."""
+    return [rows["prev_kind"], rows["prev_dur"], rows["prev_step"],
+            one_hot_conds(rows["cond"], width), rows["kind"], rows["dur"]]

@@ -1,67 +1,62 @@
-"""The vocabulary: which values become tokens, and where a rare value goes.
+"""The vocabularies of the three heads: kinds, durations and steps.
 
-Rare values (seen fewer than `min_count` times in the training pieces) are mapped to
-the nearest frequent value of the same kind: nearest duration first, then nearest
-interval window. That keeps the vocabulary small and every token learnable.
+- Kinds are the grammar's five (C, S, A, X, R).
+- Durations (ticks, onset to onset) seen at least `min_count` times in the training
+  pieces; a rarer one is mapped to the nearest frequent one (the shorter on a tie).
+- Steps from -16 to +16 semitones: an octave and a third either way, so the rare leaps
+  over an octave (about 1 % of the jazz corpus's steps) stay in the line; a larger one
+  is folded by octaves into that range: the same pitch class, an octave nearer.
 """
 
 from collections import Counter
 
-from jazzd.model.store import START
+from jazzd.grammar.values import KINDS
+
+MAX_STEP = 16
 
 
-def _window_distance(a, b):
-    if a.lo is None or b.lo is None:
-        return 0 if a.lo is None and b.lo is None else 1000
-    return abs(a.lo - b.lo) + abs(a.hi - b.hi)
+def fold_step(step):
+    """`step` moved by octaves into [-MAX_STEP, MAX_STEP], keeping its direction."""
+    while step > MAX_STEP:
+        step -= 12
+    while step < -MAX_STEP:
+        step += 12
+    return step
 
 
-def nearest_frequent(value, frequent):
-    """The frequent value closest to `value`: same kind, nearest duration, then nearest
-    window (a phrase start stays a phrase start when it can). None if the kind is absent."""
-    best, key = None, None
-    for f in frequent:
-        if f.kind != value.kind:
-            continue
-        k = (abs(f.ticks - value.ticks), _window_distance(f, value), f.ticks, f.lo or 0)
-        if key is None or k < key:
-            best, key = f, k
-    return best
+class Vocab:
+    """Index maps for the three heads; `encode(value)` → (kind, duration, step or None)."""
 
+    def __init__(self, durations, kinds=KINDS, steps=None):
+        self.kinds = list(kinds)
+        self.durations = sorted(int(t) for t in durations)
+        self.steps = list(steps) if steps is not None else list(range(-MAX_STEP, MAX_STEP + 1))
+        self.kind_index = {k: i for i, k in enumerate(self.kinds)}
+        self.step_index = {s: i for i, s in enumerate(self.steps)}
+        self._dur_index = {t: i for i, t in enumerate(self.durations)}
+        self.remapped = Counter()        # rare durations seen, mapped to a frequent one
 
-def build_vocab(value_lists, min_count):
-    """(tokens, mapping): tokens[0] = "<s>", then the frequent values by descending
-    count; mapping sends every value seen to a token index."""
-    from jazzd.grammar.values import format_value
-    counts = Counter(v for vs in value_lists for v in vs)
-    frequent = [v for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], format_value(kv[0])))
-                if n >= min_count]
-    kinds = {v.kind for v in frequent}
-    # a kind with no frequent value keeps its most common value, so it is never lost
-    for v, n in counts.most_common():
-        if v.kind not in kinds:
-            frequent.append(v)
-            kinds.add(v.kind)
-    tokens = [START] + [format_value(v) for v in frequent]
-    index = {v: i + 1 for i, v in enumerate(frequent)}
-    return tokens, index, frequent
+    def as_dict(self):
+        return {"kinds": self.kinds, "durations": self.durations, "steps": self.steps}
 
-
-class Encoder:
-    """Values → token ids, mapping unknown and rare values to the nearest frequent one."""
-
-    def __init__(self, index, frequent):
-        self.index = dict(index)
-        self.frequent = frequent
-        self.remapped = Counter()
-
-    def __call__(self, v):
-        i = self.index.get(v)
-        if i is None or v in self.remapped:
-            self.remapped[v] += 1
+    def duration_index(self, ticks):
+        i = self._dur_index.get(ticks)
         if i is None:
-            near = nearest_frequent(v, self.frequent)
-            if near is None:
-                near = min(self.frequent, key=lambda f: (abs(f.ticks - v.ticks), f.kind))
-            i = self.index[v] = self.index[near]
+            self.remapped[ticks] += 1
+            i = min(range(len(self.durations)),
+                    key=lambda j: (abs(self.durations[j] - ticks), self.durations[j]))
+            self._dur_index[ticks] = i
         return i
+
+    def encode(self, value):
+        step = None if value.step is None else self.step_index[fold_step(value.step)]
+        return self.kind_index[value.kind], self.duration_index(value.ticks), step
+
+
+def build_vocab(value_lists, min_count=3):
+    """A Vocab over the durations seen `min_count` times or more in `value_lists`."""
+    counts = Counter(v.ticks for vs in value_lists for v in vs)
+    frequent = [t for t, n in counts.items() if n >= min_count]
+    if not frequent:
+        frequent = [t for t, _ in counts.most_common(1)]
+    return Vocab(frequent)

@@ -7,19 +7,19 @@ solos plus a `Report` of everything moved, dropped or skipped, and why. Per solo
 - ticks count from the first beat of the earliest bar in the beat track (pickup bars,
   bar <= 0, included); every bar is 48 ticks: solos with any bar not in 4/4 are
   skipped, with the signatures in the report;
-- notes: onsets quantised by `grammar.jazzomat.quantize_onsets` (swung pairs become
+- notes: onsets quantised by `jazzd.grammar.jazzomat.quantize_onsets` (swung pairs become
   straight eighths, triplets and sixteenths kept, tuplets to the nearest free grid
   point); durations onset to onset, except that a note whose sound stops at least
-  `rest_gap` local beats before the next onset (`grammar.jazzomat.rest_after`, from the
+  `rest_gap` local beats before the next onset (`jazzd.grammar.jazzomat.rest_after`, from the
   performed seconds) ends on the grid and leaves a rest. So `parse_melody(notes,
   timeline, min_rest=1)` turns exactly these rests into R values;
 - phrase starts and chorus numbers as annotated (chorus 0: before the first chorus);
-- the chord on every beat of the beat track (`grammar.jazzomat.read_chord`); an
+- the chord on every beat of the beat track (`jazzd.grammar.jazzomat.read_chord`); an
   unreadable symbol sounds as NO_CHORD and is counted;
 - choruses: the whole bars whose downbeat carries the chorus number, each with its
-  changes as a `grammar.chart.Chart` (`Solo.chorus_chart`) for `jazzd generate`.
+  changes as a `jazzd.grammar.chart.Chart` (`Solo.chorus_chart`) for `jazzd generate`.
 
-Only the csv module and numpy; no pandas. `python -m daemon.wjazzd DIR` prints the
+Only the csv module and numpy; no pandas. `python -m jazzd.train.wjazzd DIR` prints the
 report, `--rest-table` the rest rule's effect for several thresholds.
 """
 
@@ -37,13 +37,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from daemon.errors import EX_NOINPUT, UserError
-from grammar.chart import Chart
-from grammar.chords import NO_CHORD, ChordSymbolError
-from grammar.jazzomat import (REST_GAP_BEATS, end_tick, position, quantize_onsets,
+from jazzd.service.errors import EX_NOINPUT, UserError
+from jazzd.grammar.chart import Chart
+from jazzd.grammar.chords import NO_CHORD, ChordSymbolError
+from jazzd.grammar.jazzomat import (REST_GAP_BEATS, end_tick, position, quantize_onsets,
                               read_chord, rest_after)
-from grammar.pitch import TPQ
-from grammar.timeline import ChordTimeline
+from jazzd.grammar.pitch import TPQ
+from jazzd.grammar.timeline import ChordTimeline
 
 BEATS_PER_BAR = 4
 BAR_TICKS = BEATS_PER_BAR * TPQ
@@ -458,6 +458,19 @@ def split_performers(solos, n_holdout=12, seed=0, max_share=0.15):
     return train, test, sorted(held)
 
 
+def solo_piece(solo):
+    """A training Piece of a solo: its values and pitches over its chord timeline, the
+    whole solo from its first bar (pickups included), its performer named."""
+    from jazzd.grammar.parse import parse_melody_pitched
+    from jazzd.train.corpus import Piece
+    end = solo.n_bars * BAR_TICKS
+    notes = [(n.onset, n.duration, n.pitch) for n in solo.notes if n.onset < end]
+    pairs = parse_melody_pitched(notes, solo.timeline, BAR_TICKS, start=0, end=end,
+                                 min_rest=1, cut_at_bars=False)
+    return Piece(solo.name, [v for v, _ in pairs], solo.timeline, BAR_TICKS,
+                 BEATS_PER_BAR, 0, [p for _, p in pairs], solo.performer)
+
+
 # ---- the report ---------------------------------------------------------------------
 
 MOVE_BUCKETS = (Fraction(0), Fraction(1, 2), Fraction(1), Fraction(3, 2), Fraction(2),
@@ -486,7 +499,7 @@ def _moves_line(rule, moves):
 
 
 def format_report(solos, report):
-    """The report as text (what `python -m daemon.wjazzd` prints)."""
+    """The report as text (what `python -m jazzd.train.wjazzd` prints)."""
     c = report.count
     out = [f"read {len(solos)} solos by {len({s.performer for s in solos})} performers "
            f"in {report.seconds:.1f} s; skipped {len(report.skipped)}"]
@@ -559,7 +572,7 @@ def rest_table(root, gaps=(0.0, 0.25, 0.5, 0.75, 1.0)):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m daemon.wjazzd",
+    ap = argparse.ArgumentParser(prog="python -m jazzd.train.wjazzd",
                                  description="Read the Weimar Jazz Database and report.")
     ap.add_argument("root", help="the directory holding solos.csv, mcsv_melody/, mcsv_beat/")
     ap.add_argument("--rest-gap", type=float, default=REST_GAP_BEATS,
