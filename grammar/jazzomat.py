@@ -5,7 +5,7 @@ Pure functions, no I/O: `daemon/wjazzd.py` reads the CSV files and calls these.
 Chord symbols (Jazzomat syntax): root, quality, then tensions written as numbers with
 their alteration *after* them (`C79b` = C7b9, `Ebj7911#` = Ebmaj9#11, `Csus7913` =
 C13sus4), `/BASS`, `NC`. `read_chord` rewrites a symbol into the lead-sheet spelling
-`grammar.chords.parse_symbol` reads and parses that. A chord our quality table does not
+`jazzd.grammar.chords.parse_symbol` reads and parses that. A chord our quality table does not
 have (`G-79b`, m7b9) loses as few tensions as it must (the last ones first) to parse,
 and the reading says which were dropped: the chord tones and scale stay those of the chord
 the tensions decorate.
@@ -20,7 +20,7 @@ instead of 2116, or 5 % of all onset gaps one tick long):
 - swing: a beat whose onsets are exactly {0, 2/3} or {2/3} is a swung pair of eighths
   notated in triplets; its 2/3 onset becomes the straight eighth (tick 6). So swing is
   one rhythm in the corpus, however the transcriber wrote it (the daemon swings on
-  output, `grammar.swing`). Not inside a triplet passage: when the beat before or
+  output, `jazzd.grammar.swing`). Not inside a triplet passage: when the beat before or
   after holds a real triplet (an onset at 1/3), the 2/3 onset stays a triplet (rule
   "triplet");
 - exact: every other onset already on the grid stays (real triplets 0/4/8 with a note
@@ -47,8 +47,8 @@ from itertools import combinations
 from fractions import Fraction
 from typing import NamedTuple
 
-from grammar.chords import NO_CHORD, ChordSymbolError, parse_symbol
-from grammar.pitch import TPQ
+from jazzd.grammar.chords import NO_CHORD, ChordSymbolError, parse_symbol
+from jazzd.grammar.pitch import TPQ
 
 GRID = (0, 2, 3, 4, 6, 8, 9, 10)  # onset ticks in a beat: 16ths, 8th and 16th triplets
 REST_GAP_BEATS = 0.5           # a silence this long (in beats) after a note is a rest
@@ -68,7 +68,7 @@ _TENSION_RE = re.compile(r"(9|11|13)([#b]?)")
 class ChordReading(NamedTuple):
     """What `read_chord` made of a Jazzomat symbol."""
 
-    chord: object            # grammar.chords.Chord (NO_CHORD for "NC")
+    chord: object            # jazzd.grammar.chords.Chord (NO_CHORD for "NC")
     text: str                # the lead-sheet symbol that was parsed, e.g. "Cmaj9#11"
     dropped: tuple           # tensions left out to reach a known quality, e.g. ("b9",)
 

@@ -25,9 +25,9 @@ from bisect import bisect_left
 from collections import Counter
 from fractions import Fraction
 
-from grammar.evaluate import classify_notes, entropy
-from grammar.pitch import TPQ
-from grammar.timeline import ChordTimeline
+from jazzd.grammar.evaluate import classify_notes, entropy
+from jazzd.grammar.pitch import TPQ
+from jazzd.grammar.timeline import ChordTimeline
 
 BREAK_TICKS = 18                      # a silence of 1.5 beats or more separates phrases
 INTERVAL_BINS = ((0, 0), (1, 1), (2, 2), (3, 4), (5, 7), (8, 12), (13, 127))

@@ -266,3 +266,101 @@ def test_only_beats_where_changes_have_landed_may_wait_for_one():
     assert lst.changes_on_beat
     assert lst.may_change_on(12) and lst.may_change_on(14)        # beats 1 and 3
     assert not lst.may_change_on(13) and not lst.may_change_on(15)  # beats 2 and 4
+
+
+# -- reloads, panic and threads ---------------------------------------------------------
+
+def test_lowering_the_split_forgets_the_notes_that_no_longer_count():
+    """A reload lowers split_note while C7 is held: its upper notes no longer count,
+    and their note-offs would not count either, so they must not hold the chord."""
+    lst = listener(hold_beats=2, debounce_ms=0)
+    play(lst, 1.0, C7)
+    assert lst.chord.symbol == "C7"
+    lst.configure(midi_cfg(hold_beats=2, debounce_ms=0, split_note=50), t=1.5)
+    assert lst.sounding_notes() == [48]
+    release(lst, 2.0, C7)
+    lst.poll(2.0)
+    lst.poll(2.0 + 2 * 0.5 + 0.01)
+    assert lst.chord is NO_CHORD and lst.sounding_notes() == []
+
+
+def test_a_metre_change_starts_a_new_form_memory():
+    lst = listener()
+    old = lst.form
+    lst.configure(midi_cfg(), t=1.0, beats_per_bar=3)
+    assert lst.form is not old and lst.form.beats_per_bar == 3
+    lst.configure(midi_cfg(), t=2.0, beats_per_bar=3)
+    assert lst.form.beats_per_bar == 3
+
+
+@pytest.mark.parametrize("cc", [120, 121, 123])
+def test_panic_releases_every_note_of_its_channel_at_once(cc):
+    lst = listener(debounce_ms=0)
+    play(lst, 1.0, C7, ch=0)
+    lst.sustain(1.0, 0, 127)
+    release(lst, 1.1, C7[:2], ch=0)              # held by the pedal
+    lst.panic(1.2, 0)
+    assert lst.sounding_notes() == [] and lst.chord is NO_CHORD
+    assert lst.poll(1.3) is None                 # no hold: the chord is gone now
+    play(lst, 2.0, DM7, ch=1)
+    lst.panic(2.1, 0)                            # another channel: DM7 stays
+    assert lst.chord.symbol == "Dm7"
+
+
+def test_form_memory_readers_never_see_a_half_trimmed_memory():
+    """The improviser predicts while the dispatcher records, restarts (a master that
+    went back to the top) and trims; a reader must never fail or mix the lists."""
+    import sys
+    import threading
+    mem = FormMemory(4)
+    errors, stop = [], threading.Event()
+
+    def read():
+        while not stop.is_set():
+            try:
+                for b in (15.9, 16.0, 31.95, 48.0):
+                    mem.predict(b, parse_symbol("Dm7"))
+                    mem.quiet(b)
+                beats, chords, _ = mem.view
+                assert len(beats) == len(chords)
+            except Exception as e:                 # noqa: BLE001 - what the test is for
+                errors.append(e)
+                return
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for rnd in range(1000):
+            play_form(mem, 3)                      # beats go back to 0: a reset
+            if errors:
+                break
+    finally:
+        stop.set()
+        reader.join()
+        sys.setswitchinterval(old)
+    assert not errors, errors[0]
+
+
+def test_each_answer_of_the_form_memory_reads_one_snapshot():
+    """The deterministic half of the test above: predict and quiet read the published
+    view once per call, so nothing the dispatcher does meanwhile can split them."""
+    class Counting(FormMemory):
+        reads = 0
+
+        @property
+        def view(self):
+            type(self).reads += 1
+            return self._view
+
+        @view.setter
+        def view(self, value):
+            self._view = value
+
+    mem = Counting(4)
+    play_form(mem, 2)
+    for call in (lambda: mem.predict(31.9, parse_symbol("A7")), lambda: mem.quiet(30.0)):
+        Counting.reads = 0
+        call()
+        assert Counting.reads == 1

@@ -5,8 +5,8 @@ from fractions import Fraction
 
 import pytest
 
-from grammar.chords import NO_CHORD, parse_symbol
-from grammar.style_features import FEATURES, NAMES, features, vector
+from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.style_features import FEATURES, NAMES, features, vector
 
 C7 = parse_symbol("C7")
 F7 = parse_symbol("F7")

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from daemon.wjazzd import (BAR_TICKS, WjazzdError, format_report, index_entries, read_corpus,
+from jazzd.train.wjazzd import (BAR_TICKS, WjazzdError, format_report, index_entries, read_corpus,
                            split_performers)
-from grammar.chart import parse_chart
-from grammar.chords import NO_CHORD, ChordSymbolError, parse_symbol
-from grammar.jazzomat import (GRID, end_tick, quantize_beat, quantize_onsets, read_chord,
+from jazzd.grammar.chart import parse_chart
+from jazzd.grammar.chords import NO_CHORD, ChordSymbolError, parse_symbol
+from jazzd.grammar.jazzomat import (GRID, end_tick, quantize_beat, quantize_onsets, read_chord,
                               rest_after, snap)
-from grammar.parse import parse_melody
-from grammar.pitch import TPQ
+from jazzd.grammar.parse import parse_melody
+from jazzd.grammar.pitch import TPQ
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wjazzd"
 needs_data = pytest.mark.skipif(not (DATA / "solos.csv").is_file(),

@@ -61,13 +61,28 @@ class ChordListener:
         self._hold_until = None     # time at which a released chord becomes NO_CHORD
         self.configure(midi_cfg)
 
-    def configure(self, midi_cfg):
+    def configure(self, midi_cfg, t=None, beats_per_bar=None):
+        """New settings (a reload). Held notes that no longer count (a lower split
+        note, a channel taken out) are forgotten at once: their note-offs will not
+        count either, so they would hold a phantom chord for good. A new metre starts
+        a new form memory."""
+        if beats_per_bar is not None and beats_per_bar != self.form.beats_per_bar:
+            self.form = FormMemory(beats_per_bar)
         chans = midi_cfg["chord_channels"]
         self.channels = frozenset(range(16)) if chans == "all" else \
             frozenset(c - 1 for c in chans)
         self.split = midi_cfg["split_note"]
         self.debounce = midi_cfg["debounce_ms"] / 1000.0
         self.hold_beats = midi_cfg["hold_beats"]
+        dropped = False
+        for ch in range(16):
+            for notes in (self._down[ch], self._held[ch]):
+                gone = {n for n in notes if not self.counts(ch, n)}
+                if gone:
+                    notes -= gone
+                    dropped = True
+        if dropped and t is not None:
+            self._changed(t)
 
     # -- events (dispatcher thread; channels are 0-based) -----------------------------
 
@@ -106,6 +121,22 @@ class ChordListener:
             self._held[ch].clear()
             self._changed(t)
         return True
+
+    def panic(self, t, ch):
+        """All notes off, all sound off (CC123, CC120) or reset all controllers
+        (CC121) on channel `ch`: a keyboard's panic button, a DAW's stop. Nothing is
+        held there any more, sustain pedal included; the chord ends at once (no hold)
+        when nothing is held anywhere."""
+        self._down[ch].clear()
+        self._held[ch].clear()
+        self._pedal[ch] = False
+        self.fresh = self._recognize(self.sounding_notes())
+        if not self.sounding_notes():
+            self._pending = None
+            self._hold_until = None
+            self.chord = NO_CHORD
+        else:
+            self._changed(t)
 
     def reset(self, t=None):
         """The input device went away: forget every note and fall silent at once."""

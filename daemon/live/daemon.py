@@ -24,7 +24,6 @@ import time
 from jazzd.live.chord_listener import ChordListener
 from jazzd.live.clock import make_clock
 from jazzd.live.dispatcher import Dispatcher
-from jazzd.live.form_memory import FormMemory
 from jazzd.live.improviser import Improviser
 from jazzd.live.midi_io import jack_period, open_ports
 from jazzd.live.scheduler import Scheduler
@@ -252,8 +251,6 @@ class Daemon:
         if nm["output_channel"] != om["output_channel"]:
             self.scheduler.silence()
             self.scheduler.channel = nm["output_channel"] - 1
-        if nt["beats_per_bar"] != ot["beats_per_bar"]:
-            self.listener.form = FormMemory(nt["beats_per_bar"])
         if nt["source"] != ot["source"]:
             self.scheduler.silence()
             self.clock = make_clock(nt)
@@ -264,7 +261,7 @@ class Daemon:
             self._swap_performer(perf)
         else:
             self._retune_performer(new)
-        self.dispatcher.post_configure(nm)
+        self.dispatcher.post_configure(nm, nt["beats_per_bar"])
         logging.getLogger(logs.LOGGER_NAME).setLevel(logs.LEVELS[new["logging"]["level"]])
         self.cfg = new
 

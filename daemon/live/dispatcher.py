@@ -98,6 +98,9 @@ class Dispatcher(threading.Thread):
         if n == 0:
             return
         st = data[0]
+        if st == 0xF0 and _merged(data):
+            self._split(t, data)
+            return
         if st < 0x80 or (st != 0xF0 and any(b > 0x7F for b in data[1:])):
             self.bad.warn("bad-bytes", "ignoring malformed MIDI message %s", _hex(data))
             return
@@ -143,24 +146,59 @@ class Dispatcher(threading.Thread):
             cc, value = data[1], data[2]
             if cc == 64:
                 listener.sustain(t, ch, value)
+            elif cc in PANIC_CCS and ch in listener.channels:
+                listener.panic(t, ch)
+                if cc != 121:                  # all notes / all sound off: now
+                    d.scheduler.silence()
+                log.info("CC%d (%s) on channel %d: chord released", cc, PANIC_CCS[cc],
+                         ch + 1)
             self.control(ch, cc, value)
+
+    def _split(self, t, data):
+        """A sysex that swallowed other messages (python-rtmidi's JACK input reads
+        everything after a lone 0xF0 as sysex until an 0xF7). MIDI says any status
+        byte but a real-time one ends a sysex: split there, as mido's parser does, and
+        handle what follows; real-time bytes inside (clock) count as sent."""
+        import mido
+        parser = mido.Parser()
+        parser.feed(data)
+        self.odd.warn("sysex-split", "a sysex was cut short by another message; "
+                      "handling the messages after it")
+        for msg in parser:
+            if msg.type != "sysex":
+                self.handle(t, msg.bytes())
 
     def post_reset(self):
         """Forget every held note (the input device went away), on this thread."""
         self.queue.put((time.monotonic(), (_RESET,)))
 
-    def post_configure(self, midi_cfg):
-        """Apply a reloaded `midi` section to the chord listener, on this thread."""
-        self.queue.put((time.monotonic(), (_CONFIGURE, midi_cfg)))
+    def post_configure(self, midi_cfg, beats_per_bar):
+        """Apply a reloaded `midi` section and metre to the chord listener, on this
+        thread (the only one that touches it)."""
+        self.queue.put((time.monotonic(), (_CONFIGURE, midi_cfg, beats_per_bar)))
 
     def _internal(self, t, item):
         if item[0] == _RESET:
             self.d.listener.reset(t)
         elif item[0] == _CONFIGURE:
-            self.d.listener.configure(item[1])
+            self.d.listener.configure(item[1], t, item[2])
 
     def control(self, ch, cc, value):
         apply_cc(self.d.cfg["controls"], self.d.performer, ch, cc, value)
+
+
+PANIC_CCS = {120: "all sound off", 121: "reset all controllers", 123: "all notes off"}
+
+
+def _merged(data):
+    """Does this sysex hold other messages: a status byte other than a real-time one
+    (0xF8-0xFF) before its end, or no 0xF7 at its end?"""
+    last = len(data) - 1
+    for i in range(1, len(data)):
+        b = data[i]
+        if b >= 0x80 and b < 0xF8 and not (b == 0xF7 and i == last):
+            return True
+    return data[-1] != 0xF7
 
 
 def _hex(data):
