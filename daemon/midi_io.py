@@ -239,6 +239,8 @@ class _Port:
         """If a matching port exists again, connect to it; return True if connected."""
         if self.connected:
             return True
+        if self._rt is None:
+            return False                # closed for good
         names = self._rt.get_ports()
         i = find_port(names, self.target, self.own_clients)
         if i is None:
@@ -252,13 +254,17 @@ class _Port:
         return True
 
     def close(self):
+        """Close the port and delete the client; again is a no-op."""
         with self._lock:
             self.connected = False
+            if self._rt is None:
+                return
             self._close_port()
             try:
                 self._rt.delete()
             except (rtmidi.RtMidiError, RuntimeError):
                 pass
+            self._rt = None
 
 
 class ArrivalTimes:
