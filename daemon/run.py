@@ -8,7 +8,8 @@ Threads (DESIGN.md, "Data flow"):
   runs the listener's debounce and hold timers;
 - the improviser: plans values, binds pitches late (improviser.py);
 - the scheduler: sends at absolute deadlines, pings the watchdog (scheduler.py);
-- the main thread: signals, SIGHUP reload, device loss and reconnection, STATUS.
+- the main thread: signals, SIGHUP reload, device loss and reconnection, a JACK
+  client the server no longer runs (jack_watch.py), STATUS.
 
 Shutdown on SIGTERM/SIGINT (exit 0), on a crash in any thread (exit 70): note-off for
 every sounding note, then CC123 on the output channel.
@@ -29,6 +30,7 @@ from daemon.chord_listener import ChordListener, FormMemory
 from daemon.clock import make_clock
 from daemon.errors import EX_SOFTWARE, UserError
 from daemon.improviser import Improviser
+from daemon.jack_watch import open_watch, stale_futexes
 from daemon.midi_io import jack_period, open_ports
 from daemon.notify import Notifier
 from daemon.scheduler import Scheduler, try_realtime
@@ -221,6 +223,11 @@ class Daemon:
         self.fatal = None               # (thread name, exception) of a crash
         self.inp = self.out = None
         self.output_ok = False
+        self.watch = None               # jack_watch.JackWatch, with backend jack
+        self.jack_ports = []            # our virtual JACK ports, as the server names them
+        self.jack_down = None           # why our JACK clients are being reopened
+        self._jack_peers = {}           # their connections, restored when reopened
+        self._jack_closed = False       # closed to be reopened, not open again yet
         self.clock = make_clock(cfg["tempo"])
         self.listener = ChordListener(cfg["midi"], lambda: self.clock.seconds_per_beat(),
                                       beat_at=lambda t: self.clock.beat_at(t),
@@ -233,6 +240,8 @@ class Daemon:
     def start(self):
         t0 = time.monotonic()
         midi = self.cfg["midi"]
+        if midi["backend"] == "jack":
+            self.watch = open_watch()   # first, so rtmidi's clients are never alone
         self.inp, self.out = open_ports(midi)
         self.output_ok = self.out.connected
         log.info("MIDI %s: input %s, output %s", midi["backend"],
@@ -253,6 +262,12 @@ class Daemon:
                                      self.listener, self.scheduler,
                                      can_play=lambda: self.output_ok, realtime_priority=rt)
         self.improviser.latency = self.latency_compensation(midi)
+        if self.watch is not None:
+            self.jack_ports = self.own_jack_ports()
+            self.watch_jack()           # a client that will never run: reopen it now
+        elif midi["backend"] == "jack":
+            log.warning("cannot open a JACK client through libjack; a JACK client of "
+                        "ours that the server stops running will go unnoticed")
         self.dispatcher = Dispatcher(self)
         # Everything loaded so far lives as long as the process: keep it out of the
         # garbage collector's full passes (a few ms each, holding the GIL).
@@ -283,7 +298,7 @@ class Daemon:
             return value / 1000.0
         if midi["backend"] != "jack":
             return 0.0
-        period = jack_period()
+        period = self.watch.period() if self.watch is not None else jack_period()
         if period is None:
             log.warning("cannot read the JACK period; no latency compensation")
             return 0.0
@@ -298,7 +313,8 @@ class Daemon:
 
     def status_text(self):
         chord = self.listener.chord
-        return (f"chord {chord.symbol if chord else '-'}, {self.clock.describe()}, "
+        down = f"JACK client lost ({self.jack_down}), reopening; " if self.jack_down else ""
+        return (f"{down}chord {chord.symbol if chord else '-'}, {self.clock.describe()}, "
                 f"{self.scheduler.notes_played if self.scheduler else 0} notes played")
 
     # -- signals ---------------------------------------------------------------------
@@ -333,7 +349,10 @@ class Daemon:
             now = time.monotonic()
             if now >= next_poll:
                 next_poll = now + self.cfg["midi"]["reconnect_interval_s"]
-                self.watch_ports()
+                if self.jack_down is not None or self.watch is not None:
+                    self.watch_jack()
+                if self.jack_down is None:
+                    self.watch_ports()
             if now >= next_status:
                 next_status = now + STATUS_INTERVAL
                 self.notifier.status(self.status_text())
@@ -359,6 +378,97 @@ class Daemon:
             self.scheduler.all_notes_off()
             self.output_ok = True
             log.info("MIDI output reconnected: %s", out.port_name)
+
+    # -- JACK clients the server no longer runs -------------------------------------
+
+    def own_jack_ports(self):
+        """Full names of our virtual ports that the server knows (JACK renames a client
+        whose name is taken; such a port cannot be watched by name)."""
+        names = [p.port_name for p in (self.inp, self.out) if p.virtual and p.connected]
+        if self.watch is None:
+            return []
+        gone = self.watch.missing(names)
+        for name in gone:
+            log.warning("JACK has no port %s after we opened it: is another client "
+                        "called %r running?", name, name.split(":")[0])
+        return [n for n in names if n not in gone]
+
+    def jack_problem(self):
+        """Why our JACK clients cannot be working, or None (jack_watch.py)."""
+        watch = self.watch
+        if watch is None or self._jack_closed:
+            return "no JACK server to connect to"
+        if watch.server_gone:
+            return "the JACK server shut our clients down"
+        stale = stale_futexes()
+        if stale:
+            return (f"libjack waits on a wake-up futex the server has deleted "
+                    f"({', '.join(stale)}): a client of ours would never be run")
+        gone = watch.missing(self.jack_ports)
+        if gone:
+            return f"our port(s) {', '.join(gone)} vanished from the JACK server"
+        return None
+
+    def watch_jack(self):
+        """Reopen our JACK clients when the server no longer runs them. Meanwhile the
+        watchdog is not fed and STATUS says why; it is fed again once a check after
+        the reopening passes."""
+        reason = self.jack_problem()
+        if reason is None:
+            if self.jack_down is not None:
+                log.info("JACK clients running again")
+                self.jack_down = None
+                self.notifier.hold_watchdog(False)
+                self.notifier.status(self.status_text())
+            return
+        if self.jack_down is None:
+            self.jack_down = reason
+            self.notifier.hold_watchdog(True)
+            log.warning("JACK: %s; silent until our clients are reopened", reason)
+            self._jack_peers = self.jack_connections()
+            self.notifier.status(self.status_text())
+        self.reopen_jack()
+
+    def jack_connections(self):
+        """{our virtual port: the ports connected to it}, while the server is there."""
+        if self.watch is None or self.watch.server_gone:
+            return {}
+        return {name: self.watch.connections(name) for name in self.jack_ports}
+
+    def reopen_jack(self):
+        """Close every JACK client of ours, so libjack forgets its table of wake-up
+        futexes, then open them again (the watch first) and restore the connections
+        our virtual ports had. False if the server is not (yet) there."""
+        self.output_ok = False
+        if self.scheduler is not None:
+            self.scheduler.silence()
+        self._jack_closed = True
+        for port in (self.inp, self.out):
+            port.close()
+        if self.watch is not None:
+            self.watch.close()
+        self.watch = open_watch()
+        if self.watch is None:
+            return False
+        try:
+            self.inp, self.out = open_ports(self.cfg["midi"])
+        except UserError as e:
+            log.warning("JACK: cannot reopen our MIDI ports yet: %s", e)
+            return False
+        self._jack_closed = False
+        if self.scheduler is not None:
+            self.scheduler._send = self.out.send
+            self.scheduler.all_notes_off()
+        self.output_ok = self.out.connected
+        self.jack_ports = self.own_jack_ports()
+        restored = 0
+        for port, peers in self._jack_peers.items():
+            for peer in peers:
+                src, dst = (peer, port) if port == self.inp.port_name else (port, peer)
+                restored += self.watch.connect(src, dst)
+        log.info("JACK: clients reopened: input %s, output %s (%d connection(s) "
+                 "restored)", self.inp.port_name, self.out.port_name, restored)
+        return True
 
     def listener_reset(self):
         # The dispatcher owns the listener; a reset through the queue keeps it that way.
@@ -391,6 +501,8 @@ class Daemon:
         ports = None
         if (om["backend"], om["input"], om["output"]) != \
                 (nm["backend"], nm["input"], nm["output"]):
+            if nm["backend"] == "jack" and self.watch is None:
+                self.watch = open_watch()
             ports = open_ports(nm)
         perf = None
         if (oi["model"], oi["seed"], ot["beats_per_bar"]) != \
@@ -412,6 +524,10 @@ class Daemon:
             self.output_ok = self.out.connected
             for port in old_ports:
                 port.close()
+            if nm["backend"] != "jack" and self.watch is not None:
+                self.watch.close()
+                self.watch = None
+            self.jack_ports = self.own_jack_ports()
             log.info("MIDI ports now: input %s, output %s", self.inp.port_name,
                      self.out.port_name)
         if (nm["backend"], nm["latency_compensation_ms"]) != \
@@ -477,6 +593,8 @@ class Daemon:
         for port in (self.inp, self.out):
             if port is not None:
                 port.close()
+        if self.watch is not None:
+            self.watch.close()
         self.notifier.close()
 
 
