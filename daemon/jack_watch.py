@@ -25,6 +25,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import time
 
 log = logging.getLogger("jazzd.jack")
 
@@ -34,16 +35,24 @@ _SHUTDOWN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
 def stale_futexes(maps=MAPS):
-    """Names of JACK2 wake-up futexes this process maps that the server has deleted."""
+    """{(name, inode)} of the JACK2 wake-up futexes this process maps that the server
+    has deleted. One seen once may be a client leaving right now (libjack unmaps it
+    a moment after the server deletes it); one still there at the next look, same
+    inode, is stale (names repeat: every `jack_lsp` is "lsp")."""
     found = set()
     try:
         with open(maps) as f:
             for line in f:
                 if "/jack_sem." in line and line.rstrip().endswith("(deleted)"):
-                    found.add(line.split("/jack_sem.", 1)[1].split()[0])
+                    fields = line.split()
+                    found.add((line.split("/jack_sem.", 1)[1].split()[0], fields[4]))
     except OSError:
         pass
-    return sorted(found)
+    return found
+
+
+def names(futexes):
+    return ", ".join(sorted(name for name, _ in futexes))
 
 
 def _loaded_libjack(maps=MAPS):
@@ -161,9 +170,12 @@ def open_watch(tries=5):
         if watch is None:
             return None
         stale = stale_futexes()
+        if stale:
+            time.sleep(0.02)
+            stale &= stale_futexes()
         if not stale:
             return watch
         log.info("JACK: a client left the server while ours connected, and libjack "
-                 "kept its wake-up futex (%s); connecting again", ", ".join(stale))
+                 "kept its wake-up futex (%s); connecting again", names(stale))
         watch.close()
     return JackWatch.open()

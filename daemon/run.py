@@ -30,7 +30,7 @@ from daemon.chord_listener import ChordListener, FormMemory
 from daemon.clock import make_clock
 from daemon.errors import EX_SOFTWARE, UserError
 from daemon.improviser import Improviser
-from daemon.jack_watch import open_watch, stale_futexes
+from daemon.jack_watch import names, open_watch, stale_futexes
 from daemon.midi_io import jack_period, open_ports
 from daemon.notify import Notifier
 from daemon.scheduler import Scheduler, try_realtime
@@ -228,6 +228,7 @@ class Daemon:
         self.jack_down = None           # why our JACK clients are being reopened
         self._jack_peers = {}           # their connections, restored when reopened
         self._jack_closed = False       # closed to be reopened, not open again yet
+        self._stale_seen = set()        # deleted futexes seen at the last check
         self.clock = make_clock(cfg["tempo"])
         self.listener = ChordListener(cfg["midi"], lambda: self.clock.seconds_per_beat(),
                                       beat_at=lambda t: self.clock.beat_at(t),
@@ -264,6 +265,9 @@ class Daemon:
         self.improviser.latency = self.latency_compensation(midi)
         if self.watch is not None:
             self.jack_ports = self.own_jack_ports()
+            self._stale_seen = stale_futexes()
+            if self._stale_seen:
+                time.sleep(0.02)        # a second look (jack_problem)
             self.watch_jack()           # a client that will never run: reopen it now
         elif midi["backend"] == "jack":
             log.warning("cannot open a JACK client through libjack; a JACK client of "
@@ -400,10 +404,11 @@ class Daemon:
             return "no JACK server to connect to"
         if watch.server_gone:
             return "the JACK server shut our clients down"
-        stale = stale_futexes()
+        seen, self._stale_seen = self._stale_seen, stale_futexes()
+        stale = seen & self._stale_seen             # there at two looks: stale
         if stale:
             return (f"libjack waits on a wake-up futex the server has deleted "
-                    f"({', '.join(stale)}): a client of ours would never be run")
+                    f"({names(stale)}): a client of ours would never be run")
         gone = watch.missing(self.jack_ports)
         if gone:
             return f"our port(s) {', '.join(gone)} vanished from the JACK server"
@@ -456,6 +461,7 @@ class Daemon:
             log.warning("JACK: cannot reopen our MIDI ports yet: %s", e)
             return False
         self._jack_closed = False
+        self._stale_seen = set()
         if self.scheduler is not None:
             self.scheduler._send = self.out.send
             self.scheduler.all_notes_off()

@@ -18,10 +18,10 @@ def test_stale_futexes_are_the_deleted_wake_up_futexes(tmp_path):
     maps = tmp_path / "maps"
     maps.write_text(MAPS)
     # JACK's other shared memory is deleted by design; only jack_sem counts
-    assert stale_futexes(str(maps)) == ["0_srv_lsp"]
-    assert stale_futexes(str(tmp_path / "none")) == []
+    assert stale_futexes(str(maps)) == {("0_srv_lsp", "102")}
+    assert stale_futexes(str(tmp_path / "none")) == set()
     maps.write_text(MAPS.replace(" (deleted)", ""))
-    assert stale_futexes(str(maps)) == []
+    assert stale_futexes(str(maps)) == set()
 
 
 @pytest.mark.jack
