@@ -596,6 +596,9 @@ class Daemon:
                 f"max {st['max_ms']:.3f} ms"
             log.info("stopped: %d notes played, %d sounding notes ended, all notes off "
                      "sent%s", self.scheduler.notes_played, len(n), late)
+        if self.clock.source == "clock":
+            log.info("MIDI clock: %d ticks lost and counted in, %d heard twice and "
+                     "dropped", self.clock.lost_ticks, self.clock.doubled_ticks)
         for port in (self.inp, self.out):
             if port is not None:
                 port.close()
