@@ -106,6 +106,22 @@ def test_watchdog_pings_at_most_once_per_interval(listener):
     assert _messages(sock) == [{"WATCHDOG": "1"}]
 
 
+def test_a_held_watchdog_is_not_fed(listener):
+    # While the daemon's JACK client is lost the scheduler loop still runs; systemd
+    # must not hear that all is well.
+    path, sock = listener
+    clock = FakeClock()
+    n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}, clock=clock)
+    n.hold_watchdog(True)
+    for _ in range(3):
+        clock.t += 5.0
+        n.watchdog()
+    assert _messages(sock) == []
+    n.hold_watchdog(False)
+    n.watchdog()
+    assert _messages(sock) == [{"WATCHDOG": "1"}]
+
+
 def test_watchdog_with_the_real_clock(listener):
     path, sock = listener
     n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"})   # ping every 50 ms

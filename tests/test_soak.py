@@ -86,6 +86,11 @@ def test_soak(live):
     heard = s.heard()
     print(f"soak: the daemon played {played and played.group(1)} notes; the ears heard "
           f"{ear} and {ear2} note-ons, {len(onsets_of(heard))} merged")
+    counted = re.search(r"MIDI clock: (-?\d+) ticks lost and counted in, (\d+) heard", out)
+    print(f"soak: the daemon counted in {counted and counted.group(1)} lost ticks and "
+          f"dropped {counted and counted.group(2)} doubled ones; the master skipped "
+          f"{sum(k for _, k in master.skipped)} ticks in {len(master.skipped)} stalls of "
+          f"the test process")
     assert_balanced_messages(heard)
     assert player.count > seconds / 2      # the chart did change under it
 

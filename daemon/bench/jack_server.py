@@ -24,36 +24,43 @@ class JackUnavailable(Exception):
 
 class JackServer:
     """Start `jackd` in the first of `modes` that works (e.g. realtime, where the
-    machine allows it, then not); `sync` adds -S (synchronous mode). `close()` stops it
-    and restores JACK_DEFAULT_SERVER."""
+    machine allows it, then not); `sync` adds -S (synchronous mode). `stop()` and
+    `start()` restart it under the same name (clients lose it meanwhile); `close()`
+    stops it for good. With `set_env` it is this process's JACK_DEFAULT_SERVER while
+    it runs (close() restores the old value)."""
 
     def __init__(self, logfile, prefix="jazzd", modes=(NO_REALTIME,), sync=False,
-                 period=64):
-        jackd = shutil.which("jackd")
-        if jackd is None:
+                 period=64, set_env=True):
+        self.jackd = shutil.which("jackd")
+        if self.jackd is None:
             raise JackUnavailable("jackd is not installed (Debian: apt install jackd2)")
         self.name = f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name,
                         JACK_NO_AUDIO_RESERVATION="1")
         self.log = str(logfile)
+        self.modes, self.sync, self.period = modes, sync, period
         self.proc = None
-        extra = ["-S"] if sync else []
-        for mode in modes:
+        self.mode = None
+        self.start()
+        if set_env:
+            self._saved = os.environ.get("JACK_DEFAULT_SERVER")
+            os.environ["JACK_DEFAULT_SERVER"] = self.name   # this process's clients
+
+    def start(self):
+        extra = ["-S"] if self.sync else []
+        for mode in self.modes:
             with open(self.log, "ab") as log:
                 self.proc = subprocess.Popen(
-                    [jackd, *mode, *extra, "-n", self.name, "-d", "dummy", "-r", "48000",
-                     "-p", str(period)], env=self.env, stdout=log,
+                    [self.jackd, *mode, *extra, "-n", self.name, "-d", "dummy", "-r",
+                     "48000", "-p", str(self.period)], env=self.env, stdout=log,
                     stderr=subprocess.STDOUT, start_new_session=True)
             if self._wait(10.0):
                 self.mode = " ".join(list(mode) + extra)
-                break
-            self._kill()
-        else:
-            with open(self.log, errors="replace") as f:
-                tail = f.read()[-2000:].strip()
-            raise JackUnavailable(f"jackd did not start: {tail}")
-        self._saved = os.environ.get("JACK_DEFAULT_SERVER")
-        os.environ["JACK_DEFAULT_SERVER"] = self.name      # for this process's clients
+                return
+            self.stop()
+        with open(self.log, errors="replace") as f:
+            tail = f.read()[-2000:].strip()
+        raise JackUnavailable(f"jackd did not start: {tail}")
 
     def _wait(self, timeout):
         lsp = shutil.which("jack_lsp")
@@ -79,7 +86,7 @@ class JackServer:
             return 0
         return text.count("was not finished") + text.count("XRun")
 
-    def _kill(self):
+    def stop(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -95,4 +102,4 @@ class JackServer:
             else:
                 os.environ["JACK_DEFAULT_SERVER"] = self._saved
             del self._saved
-        self._kill()
+        self.stop()

@@ -16,15 +16,27 @@ the tick period and phase go through an alpha-beta filter, a second-order
 phase-locked loop: every tick predicts the next, and the prediction error corrects
 both the phase (by alpha) and the period (by beta). One tick far off the prediction
 is ignored as a hiccup; several in a row (a tempo jump) resynchronise to the raw tick.
-A tick that arrives a whole number of periods late means ticks were lost in transit
-(JACK drops MIDI in an overloaded cycle): they are counted in, so the beat does not
-slip. After a longer silence (we were stopped by SIGSTOP, or the machine or the
-transport stalled) the first ticks to arrive may be old ones, held up and delivered
-in a burst, which say nothing about where the master is now: the beat runs on from the
-last good tick until ticks come at the period again, and then the time since that
-tick says how many went by.
+
+A master keeps ticking until it sends a stop, so every tick that does not reach us
+must still be counted, or the beat slips for good; and every tick must be counted
+once. Asynchronous JACK loses MIDI in a cycle a client misses, hands a reader the same
+buffer twice, and holds ticks back to deliver them together; a busy receiver makes
+ticks late. So:
+
+- a gap of over 1.5 periods is a stall: the beat runs on from where the last good tick
+  was due until three ticks in a row come a period apart; the time since then, at the
+  earliest of the three (a tick may come late, never early), says how many went by.
+  Old ticks delivered in a burst are in that count; intervals that agree on another
+  period are a new tempo, counted by arrivals;
+- three hiccups a whole number of periods late, together, are ticks lost (no stall
+  is read right after a late tick, or in the first ticks);
+- a tick right behind the one before, well before the next is due, is that tick heard
+  twice, and is dropped;
+- until 8 ticks have come in tempo after a start the period is a guess and no stall is
+  read; then the arrivals since the start are counted again on the grid they now give.
 """
 
+import math
 import time
 
 PPQN = 24
@@ -81,10 +93,11 @@ class MidiClock:
     BETA = ALPHA * ALPHA / (2 - ALPHA)  # period correction: critically damped
     RESYNC = 0.4                        # |error| > this share of a period: an outlier
     OUTLIERS = 3                        # this many outliers in a row: jump to the tick
+    WHOLE = 0.25                        # ... unless they agree this well on a whole
+                                        # number of periods off the grid: lost ticks
     MAX_LOST = 32 * PPQN                # at most this many ticks counted in at once
-    LOST_GAP = 3                        # ... and not again within this many ticks
     STALL = 1.5                         # no tick for this many periods: a stall
-    TRUST = 8                           # ticks in tempo before lateness means lost ticks
+    TRUST = 8                           # ticks in tempo before the period is trusted
     BURST = 0.25                        # ticks closer than this share of a period: a burst
 
     def __init__(self, fallback_bpm=120.0):
@@ -93,12 +106,16 @@ class MidiClock:
         self._last_raw = None      # arrival time of the latest tick
         self._synced = 0           # ticks since the last (re)start or resync
         self._outliers = 0         # ticks in a row far off the prediction
-        self._since_lost = 1 << 30  # ticks since lost ticks were last repaired
-        self._repaired = 0
+        self._errs = []            # ... and how far off each was
+        self._early = None         # arrival times since a start, until TRUST in tempo
+        self._early_n0 = 0         # ... the index of the first
+        self._idle = []            # the latest intervals of ticks while stopped
         self._raw = []             # the latest raw tick intervals
-        self._stall = None         # (last good n, its arrival, ticks since, intervals since)
+        self._stall = None         # (last good n, when it was due, ticks since,
+                                   # [(interval, ticks ahead)] since, in a row)
         self._anchor = None        # (n, arrival) of the tick the current tempo run began at
-        self.lost_ticks = 0        # ticks that never arrived, counted in anyway
+        self.lost_ticks = 0        # ticks that never arrived, counted in anyway (net)
+        self.doubled_ticks = 0     # ticks heard twice, counted once
         self.generation = 0
         self.started = False       # a start/continue (or a plain tick stream) was seen
 
@@ -117,9 +134,24 @@ class MidiClock:
             # start/stop the transport. Track the tempo, but do not play.
             if raw is not None and 0 < raw < 0.5:
                 p = self._smooth_period(p, raw)
+                self._idle = (self._idle + [raw])[-self.TRUST:]
             self._state = (n, t, p, False)
             return
+        if self._synced >= 2 and self._stall is None and raw is not None and \
+                raw < self.BURST * p and t - tn < (1 - self.RESYNC) * p:
+            # Right behind the tick before, well before the next is due: no tick comes
+            # before it is sent, so this is that tick heard twice (asynchronous JACK
+            # can hand a reader the same buffer twice). Counted, it put the beat a
+            # tick ahead for good.
+            self.doubled_ticks += 1
+            return
         n += 1
+        if self._early is not None:
+            if not self._early:
+                self._early_n0 = n
+            self._early.append(t)
+            if len(self._early) > 4 * PPQN:
+                self._early = None          # never in tempo: nothing to recount
         if tn is None or self._synced == 0:
             if raw is not None and 0 < raw < 0.5:
                 p = self._smooth_period(p, raw)
@@ -129,93 +161,164 @@ class MidiClock:
             return
         # Until a few ticks have come in tempo, the period is a guess (the fallback
         # tempo at start, say 120 bpm for a master at 60): a tick "two periods" late then
-        # means a slower master, not a lost tick, so neither repair is tried.
-        trusted = self._synced >= self.TRUST
+        # means a slower master, not a stall, and time cannot count ticks. A tick lost
+        # meanwhile is found when the ticks come in tempo (_recount_from_start).
+        trusted = self._synced >= self.TRUST or self._early is None
         if trusted and self._stall is None and raw is not None and raw > self.STALL * p:
-            self._stall = (n - 1, last, 0, [])
+            # Counted from the last tick's arrival, or if that tick was a hiccup (far
+            # off the grid, ignored) from where it belonged: a late tick before a lost
+            # one, counted from its arrival, made the stall a tick short.
+            self._stall = (n - 1, tn if self._outliers else last, 0, [])
         if self._stall is not None:
             self._through_stall(t, raw, p)
             return
         pred = tn + p
         err = t - pred
         limit = self.RESYNC * p
-        self._since_lost += 1
-        if self._since_lost == 1 and self._repaired and abs(err + self._repaired * p) <= limit:
-            # The tick after a "lost tick" came a period early: the earlier one was
-            # only late (a busy sender catching up), not lost. Take the repair back.
-            k, self._repaired = self._repaired, 0
-            n -= k
-            pred -= k * p
-            err += k * p
-            self.lost_ticks -= k
-        elif err > limit and self._since_lost > self.LOST_GAP and trusted:
-            k = round(err / p)
-            if 1 <= k <= self.MAX_LOST and abs(err - k * p) <= limit:
-                # A whole number of periods late, out of the blue: ticks were lost on
-                # the way (an overloaded JACK cycle drops MIDI), or we were not running
-                # (SIGSTOP, a stalled machine). A master keeps ticking until it sends
-                # a stop, so count them in, or the beat would slip for good.
-                n += k
-                pred += k * p
-                err -= k * p
-                self.lost_ticks += k
-                self._since_lost = 0
-                self._repaired = k
         if abs(err) > limit:
             self._outliers += 1
+            self._errs.append(err)
             if self._outliers < self.OUTLIERS:
                 # One tick far off the prediction is a hiccup (a busy sender, a
                 # scheduling delay): keep the predicted grid and ignore it.
                 self._state = (n, pred, p, True)
                 return
-            # Several in a row: the tempo really jumped. Start again from this tick,
-            # at the median of the latest intervals; a "lost tick" repaired just
-            # before was the jump's first tick.
-            if self._since_lost <= self.OUTLIERS + 1 and self._repaired:
-                n -= self._repaired
-                self.lost_ticks -= self._repaired
-            self._repaired = 0
-            if self._raw:
-                p = sorted(self._raw)[len(self._raw) // 2]
-            self._state = (n, t, p, True)
-            self._synced = 1
-            self._anchor = (n, t)
-            self._outliers = 0
-            return
+            k = self._whole_periods_off(p, self.OUTLIERS)
+            if not k and self._outliers == self.OUTLIERS and \
+                    self._whole_periods_off(p, self.OUTLIERS - 1):
+                # The latest ones agree and the first does not (a late tick, then a
+                # lost one): one more tick to tell lost ticks from a tempo jump.
+                self._state = (n, pred, p, True)
+                return
+            if k:
+                # Off the grid by the same whole number of periods, three times: the
+                # master kept its tempo and k ticks never reached us (a lost tick the
+                # stall path did not see: right after a start, or after a late tick).
+                n += k
+                pred += k * p
+                err -= k * p
+                self.lost_ticks += k
+            else:
+                # Several in a row: the tempo really jumped. Start again from this
+                # tick, at the median of the latest intervals.
+                if self._raw:
+                    p = sorted(self._raw)[len(self._raw) // 2]
+                self._state = (n, t, p, True)
+                self._synced = 1
+                self._anchor = (n, t)
+                self._outliers = 0
+                self._errs.clear()
+                return
         self._outliers = 0
+        self._errs.clear()
         if self._synced == 1 and raw is not None and 0 < raw < 0.5:
             # Second tick after a (re)start: a raw period beats a stale estimate.
             p = 0.5 * p + 0.5 * raw
         self._synced += 1
+        if self._early is not None:
+            if self._synced == self.TRUST:
+                grid = self._recount_from_start()
+                if grid is not None:
+                    self.lost_ticks += grid[0] - n
+                    self._state = (*grid, True)
+                    return
         self._state = (n, pred + self.ALPHA * err, p + self.BETA * err, True)
 
+    def _whole_periods_off(self, p, count):
+        """k if the latest `count` outliers all lie k whole periods late on the grid (k >
+        0), else 0. A tempo jump makes them drift apart instead."""
+        errs = self._errs[-count:]
+        k = round(sum(errs) / len(errs) / p)
+        tol = self.WHOLE * p
+        if not 1 <= k <= self.MAX_LOST or max(errs) - min(errs) > tol or \
+                any(abs(e - k * p) > tol for e in errs):
+            return 0
+        return k
+
+    def _recount_from_start(self):
+        """(index, time, period) of the latest tick, counting the ticks lost since the
+        start; None if the arrivals do not sit on one grid (the tempo changed).
+
+        Among the first ticks the period was a guess: a tick lost then went unseen, or
+        the guess made the clock resync (from the tick after, one short). Once ticks
+        have come in tempo, the arrivals since the start give the grid: the period
+        from their intervals, then a fit to those on time. Counted back along it from
+        the latest, every arrival takes a line of its own (a tick may come late, even
+        with the one after it, never early), and the lines none takes are ticks lost.
+        """
+        times, self._early = self._early, None
+        gaps = sorted(b - a for a, b in zip(times, times[1:]))
+        mid = gaps[len(gaps) // 2]
+        near = [g for g in gaps if abs(g - mid) < self.WHOLE * mid]
+        p = sum(near) / len(near)
+        tol = self.WHOLE * p
+        offs = sorted(x - round(x)
+                      for x in ((t - times[-1]) / p for t in times[-self.TRUST:]))
+        t0 = times[-1] + offs[len(offs) // 2] * p          # a line of the grid
+        for _ in range(3):
+            lines = []
+            line = math.floor((times[-1] - t0) / p + self.WHOLE) + 1
+            for t in reversed(times):
+                line = min(math.floor((t - t0) / p + self.WHOLE), line - 1)
+                lines.append(line)
+            lines.reverse()
+            on_time = [(x, t) for x, t in zip(lines, times) if abs(t - t0 - x * p) <= tol]
+            if len(on_time) < self.TRUST:
+                return None
+            t0, p = _fit([x for x, _ in on_time], [t for _, t in on_time])
+            tol = self.WHOLE * p
+        if any(t - t0 - x * p < -tol for x, t in zip(lines, times)):
+            return None                 # early for this grid: the tempo changed
+        skipped = [(b - a) + max(0.0, a - t0 - x * p) - (y - x) * p
+                   for x, y, a, b in zip(lines, lines[1:], times, times[1:]) if y - x > 1]
+        if len(skipped) > 2 or any(g < -tol for g in skipped):
+            # Lines skipped in intervals too short for them (unless the tick before
+            # was late), or in many places: a master that sped up, not ticks lost.
+            return None
+        last = lines[-1]
+        return self._early_n0 + last - lines[0], t0 + last * p, p
+
     def _through_stall(self, t, raw, p):
-        """One tick after a stall. The state (the beat) is left to run on from the last
-        good tick until this tick comes a period after the one before, or three ticks
-        agree on a new period (the master changed tempo meanwhile)."""
-        n_good, t_good, count, intervals = self._stall      # t_good: its arrival
+        """One tick after a stall. The state (the beat) is left to run on from where
+        the last good tick was due until three intervals in a row agree: on the period
+        (the master kept its tempo: count by time) or on another (a new tempo: count
+        by arrivals)."""
+        n_good, t_good, count, steady = self._stall     # steady: [(interval, ahead)]
         count += 1
-        limit = self.RESYNC * p
-        if raw is not None and abs(raw - p) <= limit:
+        if raw is None or raw < self.BURST * p:
+            self._stall = (n_good, t_good, count, [])   # held ticks, let out together
+            return
+        period = self._long_period(n_good, t_good, p)
+        ahead = (t - t_good) / period - count           # ticks missed, plus lateness
+        steady = (steady + [(raw, ahead)])[-2 * self.OUTLIERS:]
+        last = sorted(g for g, _ in steady[-self.OUTLIERS:])
+        mid = last[len(last) // 2]
+        if len(last) < self.OUTLIERS or last[-1] - last[0] > self.WHOLE * mid:
+            self._stall = (n_good, t_good, count, steady)
+            return
+        if abs(mid - p) <= self.WHOLE * p:
             # At the period again: the master is where the time since the last good
             # tick says (the ticks lost and the ticks held up are all in that time).
-            k = round((t - t_good) / self._long_period(n_good, t_good, p))
-            missed = k - count
-            if 0 <= missed <= self.MAX_LOST:
-                self.lost_ticks += missed
-            else:
-                k = count
-            self._resume(n_good + k, t, p)
+            # A tick may still be late, never early, and one late by half a period
+            # would count a tick too many: of the three, the earliest tells.
+            least = min(a for _, a in steady[-self.OUTLIERS:])
+            missed = round(least)
+            if not -count < missed <= self.MAX_LOST:
+                missed = 0
+            self.lost_ticks += max(missed, 0)
+            k = count + missed
+            self._resume(n_good + k, t_good + (k + least - missed) * period, p)
             return
-        if raw is not None and raw >= self.BURST * p:
-            intervals = (intervals + [raw])[-self.OUTLIERS:]
-            mid = sorted(intervals)[len(intervals) // 2]
-            if len(intervals) == self.OUTLIERS and \
-                    max(intervals) - min(intervals) <= self.RESYNC * mid:
-                self._resume(n_good + count, t, mid)      # a new tempo: counted
-                self._anchor = (n_good + count, t)
+        whole = round(mid / p)
+        if whole >= 2 and abs(mid - whole * p) <= self.WHOLE * p:
+            # Two periods apart, or three, is also every other tick lost: twice as
+            # many intervals to believe in a slower master.
+            gaps = [g for g, _ in steady]
+            if len(gaps) < 2 * self.OUTLIERS or max(gaps) - min(gaps) > self.WHOLE * mid:
+                self._stall = (n_good, t_good, count, steady)
                 return
-        self._stall = (n_good, t_good, count, intervals)
+        self._resume(n_good + count, t, mid)            # a new tempo: counted
+        self._anchor = (n_good + count, t)
 
     def _long_period(self, n, t, p):
         """The period over all the ticks since the last (re)start or resync (arrival
@@ -234,8 +337,7 @@ class MidiClock:
         self._state = (n, t, p, True)
         self._stall = None
         self._outliers = 0
-        self._repaired = 0
-        self._since_lost = 1 << 30
+        self._errs.clear()
 
     @staticmethod
     def _smooth_period(p, raw):
@@ -244,7 +346,7 @@ class MidiClock:
     def on_start(self, t):
         """0xFA: play from the top; the next tick is beat 0."""
         _, _, p, _ = self._state
-        self._state = (-1, None, p, True)
+        self._state = (-1, None, self._known_period(p), True)
         self._synced = 0
         self._stall = None
         self.started = True
@@ -253,11 +355,22 @@ class MidiClock:
     def on_continue(self, t):
         """0xFB: play on from the current position (e.g. after a song position)."""
         n, tn, p, _ = self._state
-        self._state = (n, tn, p, True)
+        self._state = (n, tn, self._known_period(p), True)
         self._synced = 0
         self._stall = None
         self.started = True
         self.generation += 1
+
+    def _known_period(self, p):
+        """At a start: the period of the ticks sent while stopped, if they were steady;
+        then it is known and trusted from the first tick. Else the first ticks are
+        kept, to count again once they have come in tempo (_recount_from_start)."""
+        idle, self._idle = self._idle, []
+        if len(idle) == self.TRUST and max(idle) - min(idle) <= self.WHOLE * min(idle):
+            self._early = None
+            return sum(idle) / len(idle)
+        self._early = []
+        return p
 
     def on_stop(self, t):
         """0xFC: stop; the position is kept for a continue."""
@@ -309,6 +422,15 @@ class MidiClock:
     def describe(self):
         state = "playing" if self.running() else "stopped"
         return f"{self.bpm:.1f} bpm (MIDI clock, {state})"
+
+
+def _fit(xs, ys):
+    """Least squares y = a + b x: (a, b)."""
+    k = len(xs)
+    mx = sum(xs) / k
+    my = sum(ys) / k
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return my - b * mx, b
 
 
 def make_clock(tempo_cfg, now=None):

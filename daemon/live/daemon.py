@@ -9,7 +9,7 @@ Threads (each mutates only its own state; the others read published snapshots):
 - the improviser (improviser.py): plans values, binds pitches late;
 - the scheduler (scheduler.py): sends at absolute deadlines, pings the watchdog;
 - the main thread (this module): signals, SIGHUP reload, device loss and
-  reconnection, STATUS.
+  reconnection, a JACK client the server no longer runs (jack_watch.py), STATUS.
 
 Shutdown on SIGTERM/SIGINT (exit 0), on a crash in any thread (exit 70): note-off for
 every sounding note, then CC123 on the output channel.
@@ -17,6 +17,7 @@ every sounding note, then CC123 on the output channel.
 
 import gc
 import logging
+import os
 import signal
 import threading
 import time
@@ -25,6 +26,7 @@ from jazzd.live.chord_listener import ChordListener
 from jazzd.live.clock import make_clock
 from jazzd.live.dispatcher import Dispatcher
 from jazzd.live.improviser import Improviser
+from jazzd.live.jack_watch import names, open_watch, stale_futexes
 from jazzd.live.midi_io import jack_period, open_ports
 from jazzd.live.scheduler import Scheduler
 from jazzd.service import config as config_mod
@@ -52,26 +54,37 @@ class Daemon:
         self.fatal = None               # (thread name, exception) of a crash
         self.inp = self.out = None
         self.output_ok = False
+        self.watch = None               # jack_watch.JackWatch, with backend jack
+        self.jack_ports = []            # our virtual JACK ports, as the server names them
+        self.jack_down = None           # why our JACK clients are being reopened
+        self._jack_peers = {}           # their connections, restored when reopened
+        self._jack_closed = False       # closed to be reopened, not open again yet
+        self._stale_seen = set()        # deleted futexes seen at the last check
         self.clock = make_clock(cfg["tempo"])
         self.listener = ChordListener(cfg["midi"], lambda: self.clock.seconds_per_beat(),
                                       beat_at=lambda t: self.clock.beat_at(t),
                                       beats_per_bar=cfg["tempo"]["beats_per_bar"])
         self.performer = None
         self.scheduler = self.improviser = self.dispatcher = None
+        self._health_seen = {}
+        self._closed_errors = [0, 0]    # send and read errors of ports closed since
 
     # -- start -----------------------------------------------------------------------
 
     def start(self):
         t0 = time.monotonic()
         midi = self.cfg["midi"]
+        if midi["backend"] == "jack":
+            self.watch = open_watch()   # first, so rtmidi's clients are never alone
         self.inp, self.out = open_ports(midi)
         self.output_ok = self.out.connected
         log.info("MIDI %s: input %s, output %s", midi["backend"],
                  self.inp.port_name, self.out.port_name)
         for port, key in ((self.inp, "input"), (self.out, "output")):
             if not port.connected:
-                log.warning("MIDI %s %r not found; waiting for it (checking every %.1f s)",
-                            key, port.spec, midi["reconnect_interval_s"])
+                log.warning("%s; waiting for it (checking every %.1f s)",
+                            getattr(port, "missing", f"MIDI {key} {port.spec!r} not found"),
+                            midi["reconnect_interval_s"])
         from jazzd.model.performer import load_performer
         self.performer = load_performer(self.cfg)
         log.info("model %s loaded (seed %s)", self.cfg["improviser"]["model"],
@@ -79,11 +92,20 @@ class Daemon:
         rt = midi["realtime_priority"]
         self.scheduler = Scheduler(self.out.send, midi["output_channel"],
                                    self.notifier, self.freeze_file, realtime_priority=rt)
-        self.scheduler.all_notes_off()      # a note left by a SIGKILLed predecessor
+        self.scheduler.panic()              # a note left by a SIGKILLed predecessor
         self.improviser = Improviser(self.performer, lambda: self.clock, lambda: self.cfg,
                                      self.listener, self.scheduler,
                                      can_play=lambda: self.output_ok, realtime_priority=rt)
         self.improviser.latency = self.latency_compensation(midi)
+        if self.watch is not None:
+            self.jack_ports = self.own_jack_ports()
+            self._stale_seen = stale_futexes()
+            if self._stale_seen:
+                time.sleep(0.02)        # a second look (jack_problem)
+            self.watch_jack()           # a client that will never run: reopen it now
+        elif midi["backend"] == "jack":
+            log.warning("cannot open a JACK client through libjack; a JACK client of "
+                        "ours that the server stops running will go unnoticed")
         self.dispatcher = Dispatcher(self)
         # Everything loaded so far lives as long as the process: keep it out of the
         # garbage collector's full passes (a few ms each, holding the GIL).
@@ -114,7 +136,7 @@ class Daemon:
             return value / 1000.0
         if midi["backend"] != "jack":
             return 0.0
-        period = jack_period()
+        period = self.watch.period() if self.watch is not None else jack_period()
         if period is None:
             log.warning("cannot read the JACK period; no latency compensation")
             return 0.0
@@ -127,10 +149,40 @@ class Daemon:
                      exc_info=(type(exc), exc, exc.__traceback__))
         self.wake.set()
 
+    def health(self):
+        """Failures counted since start, by kind (what STATUS and the log report)."""
+        return {
+            "MIDI send errors": getattr(self.out, "errors", 0) + self._closed_errors[0],
+            "MIDI input read errors": getattr(self.inp, "read_errors", 0)
+            + self._closed_errors[1],
+            "notes skipped, woken too late": getattr(self.improviser, "dropped_late", 0),
+            "clock ticks lost": getattr(self.clock, "lost_ticks", 0),
+            "clock ticks heard twice": getattr(self.clock, "doubled_ticks", 0),
+        }
+
+    def report_health(self):
+        """Log each kind of failure that grew since the last look (at most once per
+        STATUS_INTERVAL, with how many); STATUS carries the totals."""
+        now = self.health()
+        for kind, n in now.items():
+            grew = n - self._health_seen.get(kind, 0)
+            if grew > 0:
+                extra = ""
+                if kind == "MIDI input read errors" and self.inp.last_read_error:
+                    extra = f" (last: {self.inp.last_read_error})"
+                log.warning("%d more %s (%d in all)%s", grew, kind, n, extra)
+        self._health_seen = now
+
     def status_text(self):
         chord = self.listener.chord
-        return (f"chord {chord.symbol if chord else '-'}, {self.clock.describe()}, "
-                f"{self.scheduler.notes_played if self.scheduler else 0} notes played")
+        down = f"JACK client lost ({self.jack_down}), reopening; " if self.jack_down else ""
+        for port, key in ((self.inp, "input"), (self.out, "output")):
+            if port is not None and not port.connected:
+                down += f"waiting for MIDI {key} {port.spec!r}; "
+        failures = "".join(f", {n} {kind}" for kind, n in self.health().items() if n)
+        return (f"{down}chord {chord.symbol if chord else '-'}, {self.clock.describe()}, "
+                f"{self.scheduler.notes_played if self.scheduler else 0} notes played"
+                f"{failures}")
 
     # -- signals ---------------------------------------------------------------------
 
@@ -149,8 +201,10 @@ class Daemon:
 
     # -- main loop -------------------------------------------------------------------
 
-    def loop(self):
-        """Until a stop signal or a crash: reload, watch the ports, report status."""
+    def loop(self, crash_file=None):
+        """Until a stop signal or a crash: reload, watch the ports, report status.
+        `crash_file`: a debug hook for the tests: while it exists, the main thread
+        raises (an unexpected error here must silence the notes and exit 70)."""
         next_poll = next_status = time.monotonic()
         while self.stop_requested is None and self.fatal is None:
             self.wake.wait(0.1)
@@ -158,15 +212,21 @@ class Daemon:
             self.scheduler.keep_quiet()
             if self.stop_requested is not None or self.fatal is not None:
                 break
+            if crash_file is not None and os.path.exists(crash_file):
+                raise RuntimeError(f"debug crash: {crash_file} exists")
             if self.reload_requested:
                 self.reload_requested = False
                 self.reload()
             now = time.monotonic()
             if now >= next_poll:
                 next_poll = now + self.cfg["midi"]["reconnect_interval_s"]
-                self.watch_ports()
+                if self.jack_down is not None or self.watch is not None:
+                    self.watch_jack()
+                if self.jack_down is None:
+                    self.watch_ports()
             if now >= next_status:
                 next_status = now + STATUS_INTERVAL
+                self.report_health()
                 self.notifier.status(self.status_text())
 
     def watch_ports(self):
@@ -187,9 +247,108 @@ class Daemon:
             out.drop()
             log.warning("MIDI output %r is gone; silent until it comes back", out.port_name)
         elif not out.connected and out.try_reconnect():
-            self.scheduler.all_notes_off()
+            self.scheduler.panic()
             self.output_ok = True
             log.info("MIDI output reconnected: %s", out.port_name)
+
+    # -- JACK clients the server no longer runs -------------------------------------
+
+    def own_jack_ports(self):
+        """Full names of our virtual ports that the server knows (JACK renames a client
+        whose name is taken; such a port cannot be watched by name)."""
+        names = [p.port_name for p in (self.inp, self.out) if p.virtual and p.connected]
+        if self.watch is None:
+            return []
+        gone = self.watch.missing(names)
+        for name in gone:
+            log.warning("JACK has no port %s after we opened it: is another client "
+                        "called %r running?", name, name.split(":")[0])
+        return [n for n in names if n not in gone]
+
+    def jack_problem(self):
+        """Why our JACK clients cannot be working, or None (jack_watch.py)."""
+        watch = self.watch
+        if watch is None or self._jack_closed:
+            return "no JACK server to connect to"
+        if watch.server_gone:
+            return "the JACK server shut our clients down"
+        seen, self._stale_seen = self._stale_seen, stale_futexes()
+        stale = seen & self._stale_seen             # there at two looks: stale
+        if stale:
+            return (f"libjack waits on a wake-up futex the server has deleted "
+                    f"({names(stale)}): a client of ours would never be run")
+        gone = watch.missing(self.jack_ports)
+        if gone:
+            return f"our port(s) {', '.join(gone)} vanished from the JACK server"
+        return None
+
+    def watch_jack(self):
+        """Reopen our JACK clients when the server no longer runs them. Meanwhile the
+        watchdog is not fed and STATUS says why; it is fed again once a check after
+        the reopening passes."""
+        reason = self.jack_problem()
+        if reason is None:
+            if self.jack_down is not None:
+                log.info("JACK clients running again")
+                self.jack_down = None
+                self.notifier.hold_watchdog(False)
+                self.notifier.status(self.status_text())
+            return
+        if self.jack_down is None:
+            self.jack_down = reason
+            self.notifier.hold_watchdog(True)
+            log.warning("JACK: %s; silent until our clients are reopened", reason)
+            self._jack_peers = self.jack_connections()
+            self.notifier.status(self.status_text())
+        self.reopen_jack()
+
+    def jack_connections(self):
+        """{our virtual port: the ports connected to it}, while the server is there."""
+        if self.watch is None or self.watch.server_gone:
+            return {}
+        return {name: self.watch.connections(name) for name in self.jack_ports}
+
+    def reopen_jack(self):
+        """Close every JACK client of ours, so libjack forgets its table of wake-up
+        futexes, then open them again (the watch first) and restore the connections
+        our virtual ports had. False if the server is not (yet) there."""
+        self.output_ok = False
+        if self.scheduler is not None:
+            self.scheduler.silence()
+        self._jack_closed = True
+        for port in (self.inp, self.out):
+            self._retire(port)
+        if self.watch is not None:
+            self.watch.close()
+        self.watch = open_watch()
+        if self.watch is None:
+            return False
+        try:
+            self.inp, self.out = open_ports(self.cfg["midi"])
+        except UserError as e:
+            log.warning("JACK: cannot reopen our MIDI ports yet: %s", e)
+            return False
+        self._jack_closed = False
+        self._stale_seen = set()
+        if self.scheduler is not None:
+            self.scheduler.set_output(self.out.send, self.cfg["midi"]["output_channel"])
+            self.scheduler.panic()
+        self.output_ok = self.out.connected
+        self.jack_ports = self.own_jack_ports()
+        restored = 0
+        for port, peers in self._jack_peers.items():
+            for peer in peers:
+                src, dst = (peer, port) if port == self.inp.port_name else (port, peer)
+                restored += self.watch.connect(src, dst)
+        log.info("JACK: clients reopened: input %s, output %s (%d connection(s) "
+                 "restored)", self.inp.port_name, self.out.port_name, restored)
+        return True
+
+    def _retire(self, port):
+        """Close a port that is being replaced, keeping its failure counts."""
+        self._closed_errors[0] += getattr(port, "errors", 0)
+        self._closed_errors[1] += getattr(port, "read_errors", 0)
+        port.close()
 
     def listener_reset(self):
         # The dispatcher owns the listener; a reset through the queue keeps it that way.
@@ -208,6 +367,9 @@ class Daemon:
             self.apply(new)
         except UserError as e:
             log.error("reload rejected, keeping the running config: %s", e)
+        except Exception as e:          # noqa: BLE001 - a reload never stops the music
+            log.error("reload rejected, keeping the running config: unexpected %s: %s",
+                      type(e).__name__, e, exc_info=True)
         else:
             log.info("reloaded %s: %s", self.path, self.clock.describe())
         self.notifier.ready(self.status_text())
@@ -222,6 +384,8 @@ class Daemon:
         ports = None
         if (om["backend"], om["input"], om["output"]) != \
                 (nm["backend"], nm["input"], nm["output"]):
+            if nm["backend"] == "jack" and self.watch is None:
+                self.watch = open_watch()
             ports = open_ports(nm)
         perf = None
         if (oi["model"], oi["seed"], ot["beats_per_bar"]) != \
@@ -238,19 +402,23 @@ class Daemon:
             self.scheduler.silence()
             old_ports = (self.inp, self.out)
             self.inp, self.out = ports
-            self.scheduler._send = self.out.send
-            self.scheduler.all_notes_off()
+            self.scheduler.set_output(self.out.send, nm["output_channel"])
+            self.scheduler.panic()
             self.output_ok = self.out.connected
             for port in old_ports:
-                port.close()
+                self._retire(port)
+            if nm["backend"] != "jack" and self.watch is not None:
+                self.watch.close()
+                self.watch = None
+            self.jack_ports = self.own_jack_ports()
             log.info("MIDI ports now: input %s, output %s", self.inp.port_name,
                      self.out.port_name)
         if (nm["backend"], nm["latency_compensation_ms"]) != \
                 (om["backend"], om["latency_compensation_ms"]):
             self.improviser.latency = self.latency_compensation(nm)
         if nm["output_channel"] != om["output_channel"]:
-            self.scheduler.silence()
-            self.scheduler.channel = nm["output_channel"] - 1
+            self.scheduler.set_output(self.out.send, nm["output_channel"])
+            self.scheduler.silence()            # the old channel's notes, where they are
         if nt["source"] != ot["source"]:
             self.scheduler.silence()
             self.clock = make_clock(nt)
@@ -303,7 +471,12 @@ class Daemon:
                 f"max {st['max_ms']:.3f} ms"
             log.info("stopped: %d notes played, %d sounding notes ended, all notes off "
                      "sent%s", self.scheduler.notes_played, len(n), late)
+        if self.clock.source == "clock":
+            log.info("MIDI clock: %d ticks lost and counted in, %d heard twice and "
+                     "dropped", self.clock.lost_ticks, self.clock.doubled_ticks)
         for port in (self.inp, self.out):
             if port is not None:
                 port.close()
+        if self.watch is not None:
+            self.watch.close()
         self.notifier.close()

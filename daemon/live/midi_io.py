@@ -12,6 +12,7 @@ Messages stay raw (lists of ints) on the hot path: the dispatcher thread parses 
 Input is polled, not called back: see InputPort for why.
 """
 
+import logging
 import os
 import tempfile
 import threading
@@ -19,6 +20,8 @@ import threading
 import rtmidi
 
 from jazzd.service.errors import ConfigError, MidiSystemError
+
+log = logging.getLogger("jazzd.midi")
 
 BACKENDS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
 VIRTUAL = "virtual:"
@@ -40,7 +43,7 @@ class _QuietStderr:
     """Capture C-level stderr (libjack and alsa-lib print there) while opening a client.
 
     Without this a missing JACK server prints five lines of library noise before our
-    one clear message. The captured text is kept for the debug log.
+    one clear message. The captured text goes to the debug log, line by line.
     """
 
     def __enter__(self):
@@ -61,6 +64,9 @@ class _QuietStderr:
         self._tmp.seek(0)
         self.text = self._tmp.read().decode("utf-8", "replace")
         self._tmp.close()
+        for line in self.text.splitlines():
+            if line.strip():
+                log.debug("MIDI library: %s", line.strip())
         return False
 
 
@@ -155,13 +161,19 @@ def find_port(names, text, exclude=()):
     return None
 
 
-def _missing_port(direction, spec, backend, names):
+def missing_port_text(direction, spec, backend, names):
+    """What to tell the user about a named port that does not exist (yet)."""
     what = "input" if direction == "in" else "output"
     listing = ", ".join(repr(n) for n in names) if names else "none"
-    return ConfigError(
-        f"'midi.{what}': no MIDI {what} port matching {spec!r} on backend {backend}. "
-        f"Available {what} ports: {listing}. Use part of one of these names, or "
-        f"'virtual:NAME' to create a port that others connect to")
+    return (f"'midi.{what}': no MIDI {what} port matching {spec!r} on backend {backend}. "
+            f"Available {what} ports: {listing}. Use part of one of these names, or "
+            f"'virtual:NAME' to create a port that others connect to")
+
+
+def _missing_port(direction, spec, backend, names):
+    # A device that is not there is the environment, not the configuration: exit 69,
+    # which systemd's Restart=on-failure retries (a USB keyboard that enumerates late).
+    return MidiSystemError(missing_port_text(direction, spec, backend, names))
 
 
 class _Port:
@@ -198,6 +210,8 @@ class _Port:
             i = find_port(names, self.target, self.own_clients)
             if i is None:
                 if wait:
+                    self.missing = missing_port_text(self.direction, self.spec,
+                                                     self.backend, names)
                     return self
                 raise _missing_port(self.direction, self.spec, self.backend, names)
             self._connect(i, names[i])
@@ -239,6 +253,8 @@ class _Port:
         """If a matching port exists again, connect to it; return True if connected."""
         if self.connected:
             return True
+        if self._rt is None:
+            return False                # closed for good
         names = self._rt.get_ports()
         i = find_port(names, self.target, self.own_clients)
         if i is None:
@@ -252,13 +268,17 @@ class _Port:
         return True
 
     def close(self):
+        """Close the port and delete the client; again is a no-op."""
         with self._lock:
             self.connected = False
+            if self._rt is None:
+                return
             self._close_port()
             try:
                 self._rt.delete()
             except (rtmidi.RtMidiError, RuntimeError):
                 pass
+            self._rt = None
 
 
 class ArrivalTimes:
@@ -309,10 +329,15 @@ class InputPort(_Port):
 
     direction = "in"
     QUEUE_SIZE = 4096
+    FLUSH_IDLE = 0.1      # s of silence on a JACK input before an 0xF7 is sent into it
 
     def __init__(self, backend, spec, own_clients=()):
         self.received = 0
+        self.read_errors = 0           # reads that raised (counted, reported in STATUS)
+        self.last_read_error = None
         self.times = ArrivalTimes()
+        self._flusher = None           # JACK: a client of ours that can send an 0xF7 in
+        self._quiet_since = None
         super().__init__(backend, spec, own_clients)
 
     def _after_open(self):
@@ -334,13 +359,57 @@ class InputPort(_Port):
             for _ in range(limit):
                 try:
                     msg = get()
-                except Exception:      # noqa: BLE001 - a bad read must not stop us
+                except Exception as e:  # noqa: BLE001 - a bad read must not stop us
+                    self.read_errors += 1
+                    self.last_read_error = f"{type(e).__name__}: {e}"
                     break
                 if msg is None:
                     break
                 out.append((stamp(msg[1], now), msg[0]))
+            if out or self._quiet_since is None:
+                self._quiet_since = now
+            elif self.backend == "jack" and now - self._quiet_since > self.FLUSH_IDLE:
+                self._quiet_since = now
+                self._flush()
         self.received += len(out)
         return out
+
+    def _flush(self):
+        """Send a lone 0xF7 (end of sysex) into our own input port. rtmidi's JACK
+        input takes every event after an 0xF0 as sysex data until an event ends with
+        0xF7: a sysex cut short (a cable pulled mid-dump) would leave us deaf to every
+        chord and clock tick after it. While the input is quiet (and so when it is
+        stuck) this ends any such sysex; the messages it swallowed then arrive in one
+        piece, which the dispatcher splits as MIDI says. On a healthy input it is one
+        ignored byte every FLUSH_IDLE seconds of silence."""
+        try:
+            if self._flusher is None:
+                out = rtmidi.MidiOut(rtapi=BACKENDS["jack"], name=f"{self.client_name}-eox")
+                own = f"{self.client_name}:{self.direction}"
+                names = out.get_ports()
+                i = next((k for k, n in enumerate(names) if n == own), None)
+                if i is None:
+                    out.delete()
+                    return
+                out.open_port(i, "eox")
+                self._flusher = out
+            self._flusher.send_message([0xF7])
+        except (rtmidi.RtMidiError, RuntimeError, OSError):
+            self._close_flusher()
+
+    def _close_flusher(self):
+        if self._flusher is not None:
+            try:
+                self._flusher.close_port()
+                self._flusher.delete()
+            except (rtmidi.RtMidiError, RuntimeError):
+                pass
+            self._flusher = None
+
+    def close(self):
+        with self._lock:
+            self._close_flusher()
+        super().close()
 
 
 class OutputPort(_Port):
@@ -369,7 +438,7 @@ class OutputPort(_Port):
 def open_ports(midi_cfg):
     """Open the configured input and output; (InputPort, OutputPort) or a UserError."""
     backend = midi_cfg["backend"]
-    wait = midi_cfg.get("wait_for_ports", False)
+    wait = midi_cfg.get("wait_for_ports", True)
     own = []
     for spec in (midi_cfg["input"], midi_cfg["output"]):
         virtual, name = parse_spec(spec)

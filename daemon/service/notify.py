@@ -74,6 +74,7 @@ class Notifier:
         self._addr = None
         self._warned = False
         self._last_ping = None
+        self._held = False
         self.watchdog_interval = None
         value = environ.get("NOTIFY_SOCKET", "")
         if not value:
@@ -126,7 +127,7 @@ class Notifier:
 
     def watchdog(self):
         """WATCHDOG=1, at most once per watchdog_interval; cheap to call every loop."""
-        if self.watchdog_interval is None or self._sock is None:
+        if self.watchdog_interval is None or self._sock is None or self._held:
             return
         now = self._clock()
         last = self._last_ping
@@ -134,6 +135,12 @@ class Notifier:
             return
         if self.send("WATCHDOG=1"):
             self._last_ping = now      # a failed ping is retried on the next call
+
+    def hold_watchdog(self, held):
+        """While held, watchdog() pings nothing: the scheduler loop still runs, but the
+        service is not working (its MIDI client is lost), and systemd should restart
+        it if that lasts longer than WatchdogSec."""
+        self._held = held
 
     def status(self, text):
         """STATUS=...: one line shown by `systemctl status jazzd`."""

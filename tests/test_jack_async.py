@@ -1,0 +1,180 @@
+"""The daemon on a JACK server started the ordinary way: asynchronous and non-realtime
+(`jackd --no-realtime -d dummy`), not the synchronous test server of conftest.py.
+
+An outside harness found daemons there that logged the notes they played while their
+listener heard nothing, after a slow start. The cause is libjack's wake-up race (see
+docs/LIVE.md, "A client that never runs"): a patchbay polling the server with
+`jack_lsp` is enough to set it off. Each test starts its own server, and listens from a
+process of its own (tests/jack_ear.py), as the harness did.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import REPO, DaemonProc, _require_jack, write_config
+from jazzd.bench.jack_server import JackServer, JackUnavailable
+from live import STEADY_STYLE, NotifyListener, assert_clean_exit_log
+
+pytestmark = [pytest.mark.jack, pytest.mark.slow]
+
+
+@pytest.fixture
+def async_jack(tmp_path):
+    """A private JACK server in JACK's default (asynchronous) mode, non-realtime."""
+    try:
+        server = JackServer(tmp_path / "jackd.log", prefix="jazzd-async", set_env=False)
+    except JackUnavailable as e:
+        if _require_jack():
+            pytest.fail(f"{e} (JAZZD_REQUIRE_JACK=1)")
+        pytest.skip(str(e))
+    yield server
+    server.close()
+
+
+class Ear:
+    """tests/jack_ear.py: a keyboard and a listener in their own process."""
+
+    def __init__(self, server):
+        env = dict(server.env, PYTHONPATH=os.pathsep.join(
+            [REPO] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(REPO, "tests", "jack_ear.py")], env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def round(self, prefix, seconds=2.0):
+        """Hold a chord into PREFIX-in:in for `seconds`; the note-ons heard on
+        PREFIX-out:out."""
+        self.proc.stdin.write(f"round {prefix}-in:in {prefix}-out:out {seconds}\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().split(None, 1)
+        assert answer and answer[0] == "heard", f"the ear failed: {answer}"
+        return int(answer[1])
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+def poll_like_a_patchbay(server, halt, interval=0.02):
+    """`jack_lsp` every 20 ms, as qjackctl and other patchbays poll the server."""
+    lsp = shutil.which("jack_lsp")
+    while not halt.is_set():
+        subprocess.run([lsp], env=server.env, capture_output=True)
+        halt.wait(interval)
+
+
+def daemon_config(tmp_path, prefix):
+    return write_config(
+        tmp_path / f"{prefix}.yaml",
+        midi={"backend": "jack", "input": f"virtual:{prefix}-in",
+              "output": f"virtual:{prefix}-out", "reconnect_interval_s": 0.2},
+        tempo={"bpm": 120, "swing": 0.5},
+        improviser={"model": "default", "seed": 7, "change_grace_ms": 0},
+        style=STEADY_STYLE)
+
+
+def ready_ms(output):
+    m = re.search(r"ready in (\d+) ms", output)
+    return int(m.group(1)) if m else None
+
+
+def test_every_restart_beside_a_polling_patchbay_is_heard(async_jack, tmp_path):
+    """Restarted back to back, as a service is, while a patchbay polls the server:
+    every start must be heard by a listener in another process. Before the fix about
+    a third of the starts were mute (and took 2 s to get ready): the daemon's output
+    client waited on a wake-up futex the server had already deleted."""
+    ear = Ear(async_jack)
+    halt = threading.Event()
+    poller = threading.Thread(target=poll_like_a_patchbay, args=(async_jack, halt),
+                              daemon=True)
+    poller.start()
+    prefix = "jazzd"
+    cfg = daemon_config(tmp_path, prefix)
+    runs = []
+    try:
+        for _ in range(8):
+            d = DaemonProc(cfg, env=async_jack.env)
+            try:
+                d.wait_ready(15)
+                heard = ear.round(prefix)
+                d.signal(signal.SIGTERM)
+                assert d.wait(15) == 0, d.output()[-2000:]
+                assert_clean_exit_log(d.output())
+            finally:
+                d.kill()
+            played = re.search(r"stopped: (\d+) notes played", d.output())
+            runs.append((ready_ms(d.output()), int(played.group(1)) if played else None,
+                         heard, d.output()))
+    finally:
+        halt.set()
+        poller.join(5)
+        ear.close()
+    print("ready ms, played, heard:", [r[:3] for r in runs])
+    for r in runs:
+        for line in r[3].splitlines():
+            if "JACK:" in line or "JACK client" in line:
+                print(line)
+    mute = [r for r in runs if r[2] < 3]
+    assert not mute, (f"{len(mute)} of {len(runs)} starts were not heard (ready ms, "
+                      f"played, heard): {[r[:3] for r in runs]}\n{mute[0][3][-3000:]}")
+
+
+def test_a_server_restart_is_noticed_and_the_daemon_plays_again(async_jack, tmp_path):
+    """jackd stopped and started again under a running daemon takes the daemon's
+    clients with it. The daemon must notice (libjack's shutdown callback), stop feeding
+    the watchdog and say why in STATUS, open its clients again once the server is
+    back, and be heard again. Before the fix it went on feeding the watchdog, mute,
+    with its ports gone for good."""
+    notify = NotifyListener(tmp_path / "notify.sock")
+    prefix = "jz-restart"
+    d = DaemonProc(daemon_config(tmp_path, prefix),
+                   env=dict(async_jack.env, NOTIFY_SOCKET=notify.path,
+                            WATCHDOG_USEC="200000"))
+    try:
+        d.wait_ready(15)
+        ear = Ear(async_jack)
+        try:
+            assert ear.round(prefix) >= 3, d.output()
+        finally:
+            ear.close()
+        assert notify.since(0, "WATCHDOG=1")
+        async_jack.stop()
+        stopped = time.monotonic()
+        time.sleep(1.5)
+        assert d.proc.poll() is None, d.output()[-3000:]
+        assert any("JACK" in m for m in notify.since(stopped, "STATUS=")), \
+            (notify.got[-5:], d.output()[-2000:])
+        # noticed within a check interval (0.2 s) or two: no ping after that
+        assert not notify.since(stopped + 0.6, "WATCHDOG=1"), d.output()[-2000:]
+        async_jack.start()
+        assert d.wait_line("JACK clients running again", 15), d.output()[-3000:]
+        back = time.monotonic()
+        ear = Ear(async_jack)
+        try:
+            assert ear.round(prefix) >= 3, d.output()[-3000:]
+        finally:
+            ear.close()
+        assert notify.since(back, "WATCHDOG=1"), d.output()[-2000:]
+        d.signal(signal.SIGTERM)
+        assert d.wait(15) == 0, d.output()[-3000:]
+        assert_clean_exit_log(d.output())
+    finally:
+        d.kill()
+        notify.close()
+    print("\n".join(line for line in d.output().splitlines() if "JACK" in line))
