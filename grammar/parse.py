@@ -100,7 +100,8 @@ def parse_melody_pitched(notes, timeline, bar_ticks=48, start=0, end=None, min_r
     conditions on where the line is, which the abstract values do not say.
 
     With `cut_at_bars=False` a note tied over a bar line stays one value (its onset to
-    the next onset), and rests merge across bar lines: values still tile the piece
+    the next onset); rests are still cut at bar lines, so a long silence is a rest per
+    bar and no value of silence is longer than a bar. Values still tile the piece
     exactly, but a bar no longer sums on its own. Training reads corpora this way,
     because cutting puts a rest on the downbeat after every tied note (4.2 % of the
     jazz corpus's notes): a model learns to stop at bar lines (docs/MODEL.md)."""
@@ -159,8 +160,8 @@ def parse_melody_pitched(notes, timeline, bar_ticks=48, start=0, end=None, min_r
         sounding = pitch
         while pos < t1:
             bar_end = start + ((pos - start) // bar_ticks + 1) * bar_ticks
-            cut = min(t1, bar_end) if cut_at_bars else t1
-            at_bar_line = cut_at_bars and (pos - start) % bar_ticks == 0
+            cut = min(t1, bar_end) if cut_at_bars or kind == "R" else t1
+            at_bar_line = (pos - start) % bar_ticks == 0
             if kind == "R" and values and values[-1][0].kind == "R" and not at_bar_line:
                 last = values[-1][0]
                 values[-1] = (last._replace(ticks=last.ticks + cut - pos), None)

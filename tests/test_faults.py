@@ -12,6 +12,7 @@
 
 import io
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -25,7 +26,7 @@ import pytest
 from conftest import REPO, Keyboard, Recorder, unique, write_config
 from jazzd.service.errors import EX_CONFIG, EX_NOINPUT
 from jazzd.model.store import DEFAULT_DIR
-from live import (DM7, assert_balanced_messages,  # noqa: F401
+from live import (DM7, NotifyListener, assert_balanced_messages,  # noqa: F401
                   assert_clean_exit_log, assert_on_grid, assert_on_master_grid, live,
                   master_grid_errors, merge_heard, onsets,
                   STEADY_STYLE, steady_model, still_sounding, wait_notes,
@@ -58,13 +59,73 @@ def test_sigkill_then_restart_clears_the_note_left_sounding(live, run_daemon):
         time.sleep(0.1)
         after = [m for t, m in rec.snapshot() if t > t_kill]
         assert after, "the restarted daemon sent nothing"
-        assert after[0] == (0xB4, 123, 0), f"first message after the restart: {after[:3]}"
+        # all sound off, all notes off, then a note-off for every pitch: a receiver
+        # that ignores the controllers has the left note ended all the same
+        assert after[:2] == [(0xB4, 120, 0), (0xB4, 123, 0)], after[:3]
+        assert {m[1] for m in after[2:130] if m[0] == 0x84} == set(range(128))
         assert still_sounding(rec.snapshot()) == []
         again.signal(signal.SIGTERM)
         assert again.wait() == 0
         assert_clean_exit_log(again.output())
     finally:
         rec.close()
+
+
+def test_a_crash_in_the_main_thread_silences_and_exits_70(live, tmp_path):
+    crash = tmp_path / "crash"
+    s = live(improviser={"gate": 1.0}, extra_args=("--debug-crash-file", str(crash)))
+    s.kb.chord(DM7)
+    time.sleep(1.0)
+    crash.write_text("")
+    rc = s.daemon.wait(10)
+    time.sleep(0.05)
+    out = s.daemon.output()
+    assert rc == 70, out[-2000:]
+    assert "crash in the main thread" in out and "RuntimeError" in out
+    assert_balanced_messages(s.heard())
+
+
+def test_a_reload_that_fails_unexpectedly_keeps_the_old_settings(live, tmp_path):
+    """A SIGHUP naming a model whose meta.json is malformed in a way no check foresaw:
+    the reload is rejected, the old model plays on, and the daemon does not exit."""
+    model = tmp_path / "model"
+    shutil.copytree(DEFAULT_DIR, model)
+    _damage(model, "meta-cell-not-a-name")
+    s = live()
+    s.kb.chord(DM7)
+    time.sleep(0.5)
+    cfg = s.config.read_text()
+    s.config.write_text(cfg.replace("model: default", f"model: {model}"))
+    s.daemon.signal(signal.SIGHUP)
+    assert s.daemon.wait_line("reload rejected", 5), s.daemon.output()[-2000:]
+    t = time.monotonic()
+    time.sleep(1.0)
+    assert s.alive() and any(tt > t for tt, m in s.events() if m[0] & 0xF0 == 0x90)
+    assert s.stop() == 0
+    assert_balanced_messages(s.heard())
+
+
+def test_failures_are_logged_and_counted_in_status(live, tmp_path):
+    """Notes skipped because the improviser woke too late (the process was stopped)
+    are logged once, with how many, and STATUS carries the count."""
+    notify = NotifyListener(tmp_path / "notify.sock")
+    try:
+        s = live(tempo={"bpm": 150, "swing": 0.5}, env={"NOTIFY_SOCKET": notify.path})
+        s.kb.chord(DM7)
+        time.sleep(1.0)
+        os.kill(s.pid, signal.SIGSTOP)
+        time.sleep(0.5)
+        os.kill(s.pid, signal.SIGCONT)
+        assert s.daemon.wait_line("notes skipped, woken too late", 5), \
+            s.daemon.output()[-2000:]
+        time.sleep(1.5)
+        status = [m for _, m in notify.got if m.startswith("STATUS=")]
+        assert any("notes skipped, woken too late" in m for m in status), status[-3:]
+        logged = [ln for ln in s.daemon.lines if "woken too late" in ln]
+        assert len(logged) <= 3, logged          # rate-limited, not one per note
+        assert s.stop() == 0
+    finally:
+        notify.close()
 
 
 # -- SIGSTOP / SIGCONT -------------------------------------------------------------------
@@ -125,7 +186,7 @@ def _member_data_offset(data, name):
 
 
 def _damage(model_dir, how):
-    w, v = model_dir / "weights.npz", model_dir / "vocab.json"
+    w, v, m = model_dir / "weights.npz", model_dir / "vocab.json", model_dir / "meta.json"
     data = w.read_bytes()
     if how == "weights-truncated":
         w.write_bytes(data[:len(data) // 2])
@@ -134,19 +195,26 @@ def _damage(model_dir, how):
     elif how == "weights-not-a-zip":
         w.write_bytes(b"this is not an npz file\n" * 100)
     elif how == "weights-bad-crc":
-        start, size = _member_data_offset(data, "lstm_kernel.npy")
+        start, size = _member_data_offset(data, "lstm_recurrent.npy")
         mid = start + size // 2
         w.write_bytes(data[:mid] + b"\x00" * 16 + data[mid + 16:])
     elif how == "weights-bad-deflate":
-        start, _ = _member_data_offset(data, "lstm_kernel.npy")
+        start, _ = _member_data_offset(data, "lstm_recurrent.npy")
         w.write_bytes(data[:start] + b"\xff" + data[start + 1:])    # reserved block type
     elif how == "vocab-wrong-shape":
-        tokens = json.loads(v.read_text())["tokens"]
-        v.write_text(json.dumps({"tokens": tokens[:-3]}))
+        vocab = json.loads(v.read_text())
+        v.write_text(json.dumps(dict(vocab, durations=vocab["durations"][:-3])))
     elif how == "vocab-not-a-list":
-        v.write_text(json.dumps({"tokens": "<s> C,0.500"}))
+        v.write_text(json.dumps(dict(json.loads(v.read_text()), steps="-1 0 1")))
+    elif how == "vocab-bad-token":
+        vocab = json.loads(v.read_text())
+        v.write_text(json.dumps(dict(vocab, durations=["C,0.500"] + vocab["durations"][1:])))
     elif how == "vocab-not-json":
-        v.write_text('{"tokens": ["<s>", ')
+        v.write_text('{"kinds": ["C", ')
+    elif how == "meta-cell-not-a-name":
+        m.write_text(json.dumps(dict(json.loads(m.read_text()), cell=["lstm"])))
+    elif how == "meta-condition-garbled":
+        m.write_text(json.dumps(dict(json.loads(m.read_text()), condition=[1, 2])))
     elif how == "vocab-missing":
         v.unlink()
     elif how == "dir-missing":
@@ -162,9 +230,12 @@ MODEL_DAMAGE = {
     "weights-not-a-zip": ("weights.npz", "corrupt"),
     "weights-bad-crc": ("weights.npz", "corrupt"),
     "weights-bad-deflate": ("weights.npz", "corrupt"),
-    "vocab-wrong-shape": ("vocab.json", "tokens"),
-    "vocab-not-a-list": ("vocab.json", "tokens"),
+    "vocab-wrong-shape": ("vocab.json", "embed_dur"),
+    "vocab-not-a-list": ("vocab.json", "steps"),
+    "vocab-bad-token": ("vocab.json", "durations"),
     "vocab-not-json": ("vocab.json", "JSON"),
+    "meta-cell-not-a-name": ("meta.json", "cell"),
+    "meta-condition-garbled": ("meta.json", "condition"),
     "vocab-missing": ("vocab.json", "missing"),
     "dir-missing": ("", "does not exist"),
 }

@@ -285,3 +285,21 @@ def test_limit_repeats_across_rests():
         assert sum(t for t, _ in out) == sum(t for t, _ in notes)
         sounded = [p for _, p in out if p is not None]
         assert not any(a == b == c for a, b, c in zip(sounded, sounded[1:], sounded[2:]))
+
+
+def test_without_cutting_at_bars_a_note_ties_over_and_a_rest_is_still_cut():
+    """Training reads corpora with cut_at_bars=False: a note held over the bar line is
+    one value, a silence over it is a rest per bar (no rest value longer than a bar)."""
+    from jazzd.grammar.parse import parse_melody_pitched
+    tl = ChordTimeline([(0, CMAJ7)])
+    notes = [(36, 24, 60), (60, 6, 62), (66, 0.5, None), (150, 6, 64)]
+    pairs = parse_melody_pitched([(o, d, p) for o, d, p in notes if p is not None],
+                                 tl, 48, end=192, cut_at_bars=False)
+    values = [v for v, _ in pairs]
+    assert [(v.kind, v.ticks) for v in values] == \
+        [("R", 36), ("C", 24), ("S", 6), ("R", 30), ("R", 48), ("R", 6), ("C", 6),
+         ("R", 36)]
+    assert [p for _, p in pairs][1:3] == [60, 62]
+    assert sum(v.ticks for v in values) == 192
+    cut = parse_melody_pitched([(36, 24, 60), (60, 6, 62), (150, 6, 64)], tl, 48, end=192)
+    assert [(v.kind, v.ticks) for v, _ in cut][:3] == [("R", 36), ("C", 12), ("R", 12)]

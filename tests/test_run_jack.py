@@ -337,11 +337,39 @@ def test_sighup_changes_the_tempo_and_a_broken_config_keeps_playing(session):
     assert eighth(t2 + 0.3, 1e18) == pytest.approx(0.2, abs=0.006)    # still playing
 
 
-def test_nonexistent_input_port_and_bad_config_exit_78(run_daemon, tmp_path, jack_server):
-    cfg = write_config(tmp_path / "noport.yaml",
-                       midi={"backend": "jack", "input": "NoSuchKeyboard"})
+def test_a_named_port_missing_at_boot_is_waited_for(run_daemon, tmp_path, jack_server):
+    """A USB keyboard that enumerates after the box booted: jazzd starts, says what it
+    waits for (listing the ports there are), and plays once the keyboard appears."""
+    kb_name = unique("latekeys")
+    out_name = unique("jzout")
+    cfg = write_config(tmp_path / "late.yaml",
+                       midi={"backend": "jack", "input": kb_name,
+                             "output": f"virtual:{out_name}", "reconnect_interval_s": 0.2})
     d = run_daemon(cfg)
-    assert d.wait(20) == 78
+    d.wait_ready()
+    assert d.wait_line(f"no MIDI input port matching '{kb_name}'", 5), d.output()
+    assert "Available input ports" in d.output() and "waiting for it" in d.output()
+    rec = Recorder(unique("ear"), connect_to=f"{out_name}:out")
+    kb = Keyboard(kb_name, virtual="out")
+    try:
+        assert d.wait_line("MIDI input reconnected", 5), d.output()
+        kb.chord(DM7)
+        assert rec.wait_for(lambda ev: sum(m[0] == 0x90 for _, m in ev) >= 2, 4.0), \
+            d.output()
+        d.signal(signal.SIGTERM)
+        assert d.wait() == 0
+    finally:
+        kb.close()
+        rec.close()
+
+
+def test_a_missing_port_without_waiting_exits_69_and_a_bad_config_78(run_daemon, tmp_path,
+                                                                    jack_server):
+    cfg = write_config(tmp_path / "noport.yaml",
+                       midi={"backend": "jack", "input": "NoSuchKeyboard",
+                             "wait_for_ports": False})
+    d = run_daemon(cfg)
+    assert d.wait(20) == 69          # the environment: systemd retries it
     out = d.output()
     assert "no MIDI input port matching 'NoSuchKeyboard'" in out
     assert "Available input ports" in out and "Traceback" not in out

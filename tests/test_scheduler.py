@@ -103,11 +103,33 @@ def test_stop_leaves_nothing_sounding():
     assert len(ons) == len(offs) == 1
 
 
-def test_all_notes_off_at_start():
+def test_panic_at_start_ends_every_pitch_even_for_receivers_that_ignore_cc123():
     sink = Sink()
     s = Scheduler(sink, channel=16)
-    s.all_notes_off()
-    assert sink.messages() == [[0xBF, 123, 0]]
+    s.panic()
+    msgs = sink.messages()
+    assert msgs[:2] == [[0xBF, 120, 0], [0xBF, 123, 0]]
+    assert msgs[2:] == [[0x8F, p, 0] for p in range(128)]
+
+
+def test_a_note_sounding_when_the_channel_changes_is_ended_on_its_own_channel(sched):
+    """A reload switches the channel (or the port) while a note sounds: its note-off
+    and the silence go where its note-on went."""
+    t0 = time.monotonic() + 0.02
+    sched.note(t0, t0 + 0.4, 60, 100)
+    assert wait_until(lambda: sched.sounding() == [60])
+    other = Sink()
+    sched.set_output(other, 5)
+    sched.note(t0 + 0.05, t0 + 0.1, 62, 90)        # a new note: the new port, channel 5
+    assert wait_until(lambda: len(other.messages()) >= 2)
+    assert sched.sink.messages()[-1] == [0x82, 60, 0]    # ended by the next note, there
+    assert other.messages()[:2] == [[0x94, 62, 90], [0x84, 62, 0]]
+    sched.note(time.monotonic() + 0.01, time.monotonic() + 1.0, 64, 90)
+    assert wait_until(lambda: sched.sounding() == [64])
+    sched.set_output(sched.sink, 3)
+    sched.silence()
+    assert other.messages()[-2:] == [[0x84, 64, 0], [0xB4, 123, 0]]
+    assert sched.sink.messages()[-1] == [0xB2, 123, 0]
 
 
 def test_ring_buffer_wraps():

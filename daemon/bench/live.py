@@ -24,6 +24,7 @@ import time
 import uuid
 
 from jazzd.bench.report import Bar, Figure, NotMeasured
+from jazzd.model.style import only_length
 from jazzd.bench.jack_peers import Keyboard, PortNotFound, Recorder
 from jazzd.bench.jack_server import JackServer, JackUnavailable
 
@@ -35,8 +36,7 @@ STUCK_BAR = Bar("value", 0, "notes")
 BPM = 120
 CHORD = (48, 52, 55, 58)          # C7, held by the "keyboard"
 # The style's duration weights: sixteenths only (weight 0 forbids a duration), no rests.
-SIXTEENTHS = {"1/6": 0, "1/4": 1, "1/3": 0, "1/2": 0, "2/3": 0, "3/4": 0, "1": 0, "3/2": 0,
-              "2": 0, "3": 0, "4": 0}
+SIXTEENTHS = only_length(3)
 
 
 def _jack(ctx):

@@ -19,6 +19,7 @@ def _add_run(sub):
     p.add_argument("--config", metavar="FILE", help="config file (default: config.yaml "
                    "in the current directory if present, else built-in defaults)")
     p.add_argument("--debug-freeze-file", metavar="FILE", help=argparse.SUPPRESS)
+    p.add_argument("--debug-crash-file", metavar="FILE", help=argparse.SUPPRESS)
     p.set_defaults(module="run")
 
 

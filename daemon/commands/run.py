@@ -11,7 +11,7 @@ import sys
 from jazzd.live.daemon import SWITCH_INTERVAL, Daemon
 from jazzd.service import config as config_mod
 from jazzd.service import logs
-from jazzd.service.errors import EX_SOFTWARE
+from jazzd.service.errors import EX_SOFTWARE, UserError
 
 log = logging.getLogger("jazzd.run")
 
@@ -25,7 +25,13 @@ def main(args):
     daemon.install_signals()
     try:
         daemon.start()
-        daemon.loop()
+        daemon.loop(crash_file=getattr(args, "debug_crash_file", None))
+    except UserError:
+        raise                            # a clear message and its own status (cli.py)
+    except Exception as e:               # noqa: BLE001 - a bug: logged, silenced, 70
+        log.critical("crash in the main thread: %s: %s", type(e).__name__, e,
+                     exc_info=True)
+        return EX_SOFTWARE
     finally:
         daemon.shutdown()
     if daemon.fatal is not None:

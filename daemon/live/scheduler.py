@@ -5,10 +5,14 @@ late wake-up never accumulates into drift. The thread sleeps (on a condition, so
 earlier event wakes it) until `spin` seconds before the next deadline, then spins on
 the clock for the last stretch: an OS wake-up is good to ~0.1 ms, a spin to a few µs.
 
-The scheduler is the one place that knows which notes are sounding. `silence()`
-(stop, signal, port loss, a crash anywhere) sends a note-off for each, then CC123
-(all notes off) on the output channel. The output is monophonic: a note-on first
-ends any note still sounding.
+The scheduler is the one place that knows which notes are sounding, and where: each
+is kept with the port and channel its note-on went to, so a note-off reaches it even
+after a reload switched the port or the channel. `silence()` (stop, signal, port loss,
+a crash anywhere) sends a note-off for each, then CC123 (all notes off) on the output
+channel. At start-up and on a new port, `panic()` also ends whatever a killed
+predecessor left sounding: CC120, CC123 and a note-off for every pitch, for the
+receivers that ignore the controllers. The output is monophonic: a note-on first ends
+any note still sounding.
 
 Each send's lateness (send time − deadline) goes into a preallocated ring buffer, so
 `jazzd bench` can report p50/p99/max without per-note allocation or logging.
@@ -26,6 +30,7 @@ log = logging.getLogger("jazzd.scheduler")
 
 ON, OFF = 0, 1
 QUIET_AFTER = 0.0003      # s: how long after a deadline the other threads stay quiet
+CC_ALL_SOUND_OFF = 120
 CC_ALL_NOTES_OFF = 123
 
 
@@ -67,7 +72,7 @@ class Scheduler(threading.Thread):
         self._cond = threading.Condition(threading.Lock())
         self._heap = []                   # (deadline, seq, kind, pitch, velocity, note id)
         self._seq = 0
-        self._sounding = {}               # pitch -> note id
+        self._sounding = {}               # (send, channel, pitch) -> note id
         self._halt = False
         self.epoch = 0                    # bumped by silence(): stale notes are dropped
         self.quiet_until = 0.0            # other threads: do not run Python before this
@@ -102,8 +107,16 @@ class Scheduler(threading.Thread):
             return len(self._heap)
 
     def sounding(self):
+        """The pitches sounding now."""
         with self._cond:
-            return sorted(self._sounding)
+            return sorted(p for _, _, p in self._sounding)
+
+    def set_output(self, send, channel):
+        """A new port (its `send`) and/or 1-based channel; notes already sounding keep
+        theirs, so their note-offs still reach them."""
+        with self._cond:
+            self._send = send
+            self.channel = channel - 1
 
     # -- silence ---------------------------------------------------------------------
 
@@ -117,16 +130,25 @@ class Scheduler(threading.Thread):
             self.epoch += 1
             self._heap.clear()
             sounding, self._sounding = self._sounding, {}
-            for pitch in sorted(sounding):
-                self._send([0x80 | self.channel, pitch, 0])
-            self._send([0xB0 | self.channel, CC_ALL_NOTES_OFF, 0])
+            channels = {(self._send, self.channel)}
+            for send, ch, pitch in sorted(sounding, key=lambda k: (k[1], k[2])):
+                send([0x80 | ch, pitch, 0])
+                channels.add((send, ch))
+            for send, ch in channels:
+                send([0xB0 | ch, CC_ALL_NOTES_OFF, 0])
             self._cond.notify()
         return len(sounding)
 
-    def all_notes_off(self):
-        """CC123 alone: at start-up, for a note left by a SIGKILLed predecessor."""
+    def panic(self):
+        """End whatever sounds on the output channel, whoever started it (a SIGKILLed
+        predecessor, a synth that missed a note-off): CC120, CC123, then a note-off for
+        every pitch, since some receivers ignore the channel-mode controllers."""
         with self._cond:
-            self._send([0xB0 | self.channel, CC_ALL_NOTES_OFF, 0])
+            ch = self.channel
+            self._send([0xB0 | ch, CC_ALL_SOUND_OFF, 0])
+            self._send([0xB0 | ch, CC_ALL_NOTES_OFF, 0])
+            for pitch in range(128):
+                self._send([0x80 | ch, pitch, 0])
 
     def stop(self, timeout=1.0):
         """Silence and end the thread."""
@@ -207,6 +229,13 @@ class Scheduler(threading.Thread):
             with cond:
                 self._send_due(mono)
 
+    def _find(self, nid, pitch):
+        """The (send, channel, pitch) key under which note `nid` sounds, or None."""
+        for key, n in self._sounding.items():
+            if n == nid and key[2] == pitch:
+                return key
+        return None
+
     def _send_due(self, mono):
         heap = self._heap
         ch = self.channel
@@ -214,19 +243,21 @@ class Scheduler(threading.Thread):
         size = len(ring)
         while heap and heap[0][0] <= mono():
             deadline, _, kind, pitch, velocity, nid = heapq.heappop(heap)
+            send = self._send
             if kind == ON:
-                for other in list(self._sounding):        # monophonic: end the last note
-                    self._send([0x80 | ch, other, 0])
+                for key in list(self._sounding):          # monophonic: end the last note
+                    key[0]([0x80 | key[1], key[2], 0])
                 self._sounding.clear()
                 now = mono()
-                self._send([0x90 | ch, pitch, velocity])
-                self._sounding[pitch] = nid
+                send([0x90 | ch, pitch, velocity])
+                self._sounding[(send, ch, pitch)] = nid
                 self.notes_played += 1
             else:
-                if self._sounding.get(pitch) != nid:
+                key = self._find(nid, pitch)
+                if key is None:
                     continue                              # already ended by a later note
                 now = mono()
-                self._send([0x80 | ch, pitch, 0])
-                del self._sounding[pitch]
+                key[0]([0x80 | key[1], pitch, 0])
+                del self._sounding[key]
             ring[self._ring_i % size] = now - deadline
             self._ring_i += 1

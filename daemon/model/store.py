@@ -214,6 +214,10 @@ def load_model(name_or_path="default"):
     meta = _read_json(mpath)
     if not isinstance(meta, dict):
         raise ModelError(f"{mpath}: expected a JSON object")
+    cell = meta.get("cell", "lstm")
+    if not isinstance(cell, str):
+        raise ModelError(f"{mpath}: 'cell' must be a name ({', '.join(CELLS)}), "
+                         f"found {cell!r}")
     if meta.get("format") != FORMAT_VERSION:
         raise ModelError(f"{mpath}: format {meta.get('format')!r} is not supported "
                          f"(this jazzd reads format {FORMAT_VERSION}); retrain the model")
@@ -221,8 +225,15 @@ def load_model(name_or_path="default"):
     vocab = _read_json(vpath)
     _check_vocab(vocab, vpath)
     _check_condition(meta, mpath)
-    check_weights(weights, vocab, meta, str(wpath))
-    return Model(weights, vocab, meta, path=d)
+    try:
+        check_weights(weights, vocab, meta, str(wpath))
+        return Model(weights, vocab, meta, path=d)
+    except ModelError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+        # whatever else a hand-edited directory can hold: still a clear message
+        raise ModelError(f"model directory {d} is malformed ({type(e).__name__}: {e})") \
+            from None
 
 
 def _check_condition(meta, mpath):

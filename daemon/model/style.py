@@ -12,7 +12,8 @@ it concerns, i.e. `log(weight)` added to the logits (weight 0 forbids):
   breathes whatever the corpus did;
 - `duration_weights`: per note length in quarters ("1/3" = an eighth triplet, "1/2"
   = an eighth, played swung) on the duration head; a length that is none of the keys
-  counts as the nearest key; keys not given keep weight 1;
+  (the standard DURATION_KEYS and those given) counts as the nearest key, so naming
+  a length ("5/12") weighs it alone; keys not given keep weight 1;
 - `rhythm_temperature`: a factor on the temperature of the duration head alone: below
   1 the rhythm settles into the corpus's commonest lengths while the pitch line keeps
   its variety.
@@ -47,6 +48,12 @@ def nearest_key(ticks, keys):
     return min(keys, key=lambda k: (abs(k - ticks), k))
 
 
+def only_length(ticks, longest=96):
+    """duration_weights that allow one note length alone (the bench and the live tests
+    play a steady line of it, to check every onset against a grid)."""
+    return {str(Fraction(n, TPQ)): (1 if n == ticks else 0) for n in range(1, longest + 1)}
+
+
 def _log_weight(w):
     return NEG if w <= 0 else math.log(w)
 
@@ -68,7 +75,7 @@ class Style:
         kind_w = style_cfg.get("kind_weights") or {}
         dur_w = {duration_ticks(k): w
                  for k, w in (style_cfg.get("duration_weights") or {}).items()}
-        keys = sorted(duration_ticks(k) for k in DURATION_KEYS)
+        keys = sorted({duration_ticks(k) for k in DURATION_KEYS} | set(dur_w))
         strong_w = float(style_cfg.get("strong_beat_chord_weight", 1.0))
         self.rest_probability = style_cfg.get("rest_probability")
         self.rhythm_temperature = float(style_cfg.get("rhythm_temperature", 1.0))

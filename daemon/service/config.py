@@ -8,9 +8,11 @@ value and what is allowed, and exits 78 (EX_CONFIG) so systemd does not restart-
 import copy
 import math
 import os
+from fractions import Fraction
 
 import yaml
 
+from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.values import DURATION_KEYS, KINDS, RESERVED_KINDS
 from jazzd.service.errors import ConfigError
 
@@ -102,6 +104,32 @@ def _weights(keys):
     return check, f"a mapping from {', '.join(keys)} to weights from 0 to 100"
 
 
+def _duration_weights():
+    """Weights per note length: the standard keys, or any length in quarters on the
+    1/12 grid up to 8 quarters ("5/12", "7/12") to weigh that exact length alone."""
+    def key_ok(k):
+        try:
+            q = Fraction(k)
+        except (ValueError, ZeroDivisionError):
+            return False
+        return 0 < q <= 8 and (q * TPQ).denominator == 1
+
+    def check(v):
+        if not isinstance(v, dict):
+            raise ValueError
+        out = {}
+        for k, w in v.items():
+            k = str(k)
+            if not key_ok(k) or isinstance(w, bool) or not isinstance(w, (int, float)) \
+                    or not (0 <= w <= 100):
+                raise ValueError
+            out[k] = float(w)
+        return out
+
+    return check, (f"a mapping from lengths in quarters ({', '.join(DURATION_KEYS)}, or "
+                   f"any n/12 up to 8) to weights from 0 to 100")
+
+
 def _auto_or_number(lo, hi):
     check_number, allowed = _number(lo, hi)
 
@@ -132,7 +160,7 @@ SCHEMA = {
         "debounce_ms": S(40, _number(0, 1000)),
         "hold_beats": S(8, _number(0, 64)),
         "reconnect_interval_s": S(1.0, _number(0.1, 60)),
-        "wait_for_ports": S(False, _choice(True, False)),
+        "wait_for_ports": S(True, _choice(True, False)),
         "realtime_priority": S(20, _number(0, 98, integer=True)),
         "latency_compensation_ms": S("auto", _auto_or_number(0, 50)),
     },
@@ -163,7 +191,7 @@ SCHEMA = {
     "style": {
         "kind_weights": S({}, _weights(KINDS + RESERVED_KINDS)),
         "strong_beat_chord_weight": S(1.0, _number(0, 100)),
-        "duration_weights": S({}, _weights(DURATION_KEYS)),
+        "duration_weights": S({}, _duration_weights()),
         "rest_probability": S(None, _number(0, 1, nullable=True)),
         "motif": S(0.4, _number(0, 1)),
         "rhythm_temperature": S(1.0, _number(0.1, 2)),

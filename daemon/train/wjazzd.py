@@ -459,16 +459,19 @@ def split_performers(solos, n_holdout=12, seed=0, max_share=0.15):
 
 
 def solo_piece(solo):
-    """A training Piece of a solo: its values and pitches over its chord timeline, the
-    whole solo from its first bar (pickups included), its performer named."""
+    """A training Piece of a solo: its values and pitches over its chord timeline, from
+    the bar of its first note (pickups included; the bars of the head or intro before
+    it are not the solo: a model that learned them would wait bars before playing),
+    its performer named."""
     from jazzd.grammar.parse import parse_melody_pitched
     from jazzd.train.corpus import Piece
     end = solo.n_bars * BAR_TICKS
     notes = [(n.onset, n.duration, n.pitch) for n in solo.notes if n.onset < end]
-    pairs = parse_melody_pitched(notes, solo.timeline, BAR_TICKS, start=0, end=end,
+    start = min((n[0] for n in notes), default=0) // BAR_TICKS * BAR_TICKS
+    pairs = parse_melody_pitched(notes, solo.timeline, BAR_TICKS, start=start, end=end,
                                  min_rest=1, cut_at_bars=False)
     return Piece(solo.name, [v for v, _ in pairs], solo.timeline, BAR_TICKS,
-                 BEATS_PER_BAR, 0, [p for _, p in pairs], solo.performer)
+                 BEATS_PER_BAR, start, [p for _, p in pairs], solo.performer)
 
 
 # ---- the report ---------------------------------------------------------------------
