@@ -27,7 +27,7 @@ from jazzd.live.clock import make_clock
 from jazzd.live.dispatcher import Dispatcher
 from jazzd.live.improviser import Improviser
 from jazzd.live.jack_watch import names, open_watch, stale_futexes
-from jazzd.live.midi_io import jack_period, open_ports
+from jazzd.live.midi_io import jack_period, open_port, open_ports
 from jazzd.live.scheduler import Scheduler
 from jazzd.service import config as config_mod
 from jazzd.service import logs
@@ -375,44 +375,19 @@ class Daemon:
         self.notifier.ready(self.status_text())
 
     def apply(self, new):
-        """Switch to a validated config. What can fail (new ports, a new model) is done
-        first, so a failure leaves everything as it was."""
+        """Switch to a validated config. A new model is loaded first, and a port that
+        cannot be opened brings the old one back, so a failure leaves everything as it
+        was."""
         old = self.cfg
         om, nm = old["midi"], new["midi"]
         ot, nt = old["tempo"], new["tempo"]
         oi, ni = old["improviser"], new["improviser"]
-        ports = None
-        if (om["backend"], om["input"], om["output"]) != \
-                (nm["backend"], nm["input"], nm["output"]):
-            if nm["backend"] == "jack" and self.watch is None:
-                self.watch = open_watch()
-            ports = open_ports(nm)
         perf = None
         if (oi["model"], oi["seed"], ot["beats_per_bar"]) != \
                 (ni["model"], ni["seed"], nt["beats_per_bar"]):
-            try:
-                from jazzd.model.performer import load_performer
-                perf = load_performer(new)
-            except BaseException:
-                for port in ports or ():
-                    port.close()
-                raise
-
-        if ports is not None:
-            self.scheduler.silence()
-            old_ports = (self.inp, self.out)
-            self.inp, self.out = ports
-            self.scheduler.set_output(self.out.send, nm["output_channel"])
-            self.scheduler.panic()
-            self.output_ok = self.out.connected
-            for port in old_ports:
-                self._retire(port)
-            if nm["backend"] != "jack" and self.watch is not None:
-                self.watch.close()
-                self.watch = None
-            self.jack_ports = self.own_jack_ports()
-            log.info("MIDI ports now: input %s, output %s", self.inp.port_name,
-                     self.out.port_name)
+            from jazzd.model.performer import load_performer
+            perf = load_performer(new)             # may fail: nothing has changed yet
+        self._swap_ports(om, nm)
         if (nm["backend"], nm["latency_compensation_ms"]) != \
                 (om["backend"], om["latency_compensation_ms"]):
             self.improviser.latency = self.latency_compensation(nm)
@@ -432,6 +407,53 @@ class Daemon:
         self.dispatcher.post_configure(nm, nt["beats_per_bar"])
         logging.getLogger(logs.LOGGER_NAME).setLevel(logs.LEVELS[new["logging"]["level"]])
         self.cfg = new
+
+    def _swap_ports(self, om, nm):
+        """Reopen only the ports whose spec (or the backend) changed, the old one closed
+        first so its name is free again (JACK would rename a new client whose name is
+        taken, and every connection the user made to it would be lost). The port that
+        did not change is not touched, connections and all. If a new port cannot be
+        opened, the old spec is opened again and the reload is rejected."""
+        both = om["backend"] != nm["backend"]
+        changed = [d for d, key in (("in", "input"), ("out", "output"))
+                   if both or om[key] != nm[key]]
+        if not changed:
+            return
+        if nm["backend"] == "jack" and self.watch is None:
+            self.watch = open_watch()
+        self.scheduler.silence()
+        closed, opened = [], []
+        try:
+            for direction in changed:
+                self._retire(self.inp if direction == "in" else self.out)
+                closed.append(direction)
+                port = open_port(direction, nm)
+                opened.append(port)
+                self._set_port(direction, port)
+        except BaseException:
+            for port in opened:
+                port.close()
+            for direction in closed:            # back to the old specs, as they were
+                self._set_port(direction, open_port(direction, self.cfg["midi"]))
+            self.output_ok = self.out.connected
+            raise
+        self.scheduler.set_output(self.out.send, nm["output_channel"])
+        if "out" in changed:
+            self.scheduler.panic()
+        self.output_ok = self.out.connected
+        if nm["backend"] != "jack" and self.watch is not None:
+            self.watch.close()
+            self.watch = None
+        self.jack_ports = self.own_jack_ports()
+        log.info("MIDI ports now: input %s, output %s", self.inp.port_name,
+                 self.out.port_name)
+
+    def _set_port(self, direction, port):
+        if direction == "in":
+            self.inp = port
+            self.listener_reset()         # the notes held on the old input are gone
+        else:
+            self.out = port
 
     def _retune_performer(self, new):
         """Style and register changes keep the performer, and so the LSTM's state."""

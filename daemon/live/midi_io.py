@@ -435,25 +435,32 @@ class OutputPort(_Port):
                 return False
 
 
-def open_ports(midi_cfg):
-    """Open the configured input and output; (InputPort, OutputPort) or a UserError."""
-    backend = midi_cfg["backend"]
-    wait = midi_cfg.get("wait_for_ports", True)
+def _own_clients(midi_cfg):
+    """Client names of ours, which a named port never connects to (no loops)."""
     own = []
     for spec in (midi_cfg["input"], midi_cfg["output"]):
         virtual, name = parse_spec(spec)
-        own.append(name if virtual else None)
-    own = [o for o in own if o] + ["jazzd-in", "jazzd-out"]
-    inp = InputPort(backend, midi_cfg["input"], own)
+        if virtual:
+            own.append(name)
+    return own + ["jazzd-in", "jazzd-out"]
+
+
+def open_port(direction, midi_cfg):
+    """Open the configured input ("in") or output ("out"): the port, or a UserError."""
+    cls, key = (InputPort, "input") if direction == "in" else (OutputPort, "output")
+    port = cls(midi_cfg["backend"], midi_cfg[key], _own_clients(midi_cfg))
     try:
-        inp.open(wait)
-        out = OutputPort(backend, midi_cfg["output"], own)
-        try:
-            out.open(wait)
-        except BaseException:
-            out.close()
-            raise
+        return port.open(midi_cfg.get("wait_for_ports", True))
+    except BaseException:
+        port.close()
+        raise
+
+
+def open_ports(midi_cfg):
+    """Open the configured input and output; (InputPort, OutputPort) or a UserError."""
+    inp = open_port("in", midi_cfg)
+    try:
+        return inp, open_port("out", midi_cfg)
     except BaseException:
         inp.close()
         raise
-    return inp, out
