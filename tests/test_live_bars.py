@@ -1,19 +1,20 @@
-"""The musical bars of DESIGN.md on a live performance, the way a user checks them.
+"""The musical rails of DESIGN.md on a live performance: the real improviser path
+(planning a beat ahead, late binding, the change grace) over external MIDI clock.
 
-The daemon runs under external MIDI clock with the shipped model and the default
-config; a chord chart is played into it on the clock's ticks, each chord exactly on its
-beat (as a DAW or a sequencer sends it); the output is recorded through JACK, put on
-the master's own beat grid, and scored by `jazzd.grammar.evaluate` against the chart. Two
-choruses of a jazz blues at 160 bpm: the first, before the form is known, and the
-second, where the form memory anticipates every change.
+The daemon runs the shipped model with the default config; a chord chart is played
+into it on the clock's ticks, each chord exactly on its beat (as a DAW or a sequencer
+sends it): the ii-V-I cycle through all twelve keys (tests/charts/ii_v_i_cycle.txt),
+which never repeats within its 24 bars, three choruses at 200 bpm. The output is
+recorded through JACK, put on the master's own beat grid and scored by
+`jazzd.grammar.evaluate` against the chart.
 
-What must hold, whatever the model samples: nothing out of the register, no overlaps,
-every onset on the swung grid (the JACK tolerance of tests/live.py; in the first chorus
-a note on a beat may wait `change_grace_ms` for its chord, by design), and in the
-second chorus the first note after each change is a chord or scale tone of the new
-chord. The other bars (sampling statistics) are printed, not asserted: one short
-performance is too small a sample for them (tests/test_musical_bars.py checks them
-over fifty).
+Asserted in every chorus, whatever the model samples: no note outside the register,
+no overlapping notes, and onsets on the swung 1/12-beat grid (within the JACK
+tolerance of tests/live.py, GRID_TOL, with at most OUTLIER_SHARE of the onsets up to
+OUTLIER_TOL, the dummy server's xruns; in the first chorus a note on a beat may also
+wait change_grace_ms for its chord, by design). Asserted over the three choruses
+together (about 400 notes: the statistical rails need a sample that size): every other
+rail of grammar.evaluate.BARS inside its band.
 """
 
 import time
@@ -21,17 +22,18 @@ from pathlib import Path
 
 import pytest
 
-from jazzd.service.config import defaults
-from jazzd.offline.charts import read_chart
-from jazzd.grammar.evaluate import BARS, GRID_TOLERANCE, band, evaluate
+from jazzd.grammar.evaluate import BARS, GRID_TOLERANCE, band, check, evaluate
 from jazzd.grammar.pitch import TPQ
-from live import GRID_TOL, OUTLIER_SHARE, ChartPlayer, live, steady_model  # noqa: F401
+from jazzd.offline.charts import read_chart
+from jazzd.service.config import defaults
+from live import GRID_TOL, OUTLIER_SHARE, OUTLIER_TOL, ChartPlayer, live, steady_model  # noqa: F401
 
-pytestmark = pytest.mark.jack
+pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
-CHART = Path(__file__).parent / "charts" / "blues_f.txt"
-BPM = 160
-CHORUSES = 2
+CHART = Path(__file__).parent / "charts" / "ii_v_i_cycle.txt"
+BPM = 200
+CHORUSES = 3
+PER_CHORUS = ("out_of_register", "overlaps", "off_grid")
 
 
 def score(notes, chart, first_bar, n_bars, swing, cfg, tolerance_ticks):
@@ -46,7 +48,7 @@ def score(notes, chart, first_bar, n_bars, swing, cfg, tolerance_ticks):
                     grid_tolerance=tolerance_ticks)
 
 
-def test_a_blues_over_external_clock_meets_the_live_bars(live):
+def test_three_choruses_over_external_clock_meet_the_rails(live):
     cfg = defaults()
     swing = cfg["tempo"]["swing"]
     chart = read_chart(str(CHART), cfg["tempo"]["beats_per_bar"])
@@ -67,21 +69,32 @@ def test_a_blues_over_external_clock_meets_the_live_bars(live):
         if b_on is not None and b_off is not None:
             notes.append((b_on, b_off - b_on, pitch))
     assert len(notes) > CHORUSES * n_bars * 2, s.daemon.output()[-3000:]
-    # GRID_TOL in ticks at this tempo; the first chorus also allows change_grace_ms
     tick_s = 60.0 / BPM / TPQ
     grace = cfg["improviser"]["change_grace_ms"] / 1000.0
-    rows = [score(notes, chart, k * n_bars, n_bars, swing, cfg, tol / tick_s)
-            for k, tol in ((0, GRID_TOL + grace), (1, GRID_TOL))]
-    print(f"\nlive bars, jazz blues in F at {BPM} bpm over MIDI clock, chorus 1 | chorus 2:")
+    rows = []
+    for k in range(CHORUSES):
+        tol = GRID_TOL + (grace if k == 0 else 0.0)
+        stats = score(notes, chart, k * n_bars, n_bars, swing, cfg, tol / tick_s)
+        wide = score(notes, chart, k * n_bars, n_bars, swing, cfg,
+                     (OUTLIER_TOL + grace) / tick_s)
+        rows.append((stats, wide))
+    whole = score(notes, chart, 0, CHORUSES * n_bars, swing, cfg,
+                  (GRID_TOL + grace) / tick_s)
+    print(f"\nlive rails, ii-V-I cycle at {BPM} bpm over MIDI clock, "
+          f"choruses 1 | 2 | 3 | all:")
     for bar in BARS:
-        print(f"  {bar.label:52s} {band(bar):>11s}  {rows[0][bar.name]:6.3f} | {rows[1][bar.name]:6.3f}")
+        cells = " | ".join(f"{r[0][bar.name]:6.3f}" for r in rows)
+        print(f"  {bar.label:52s} {band(bar):>11s}  {cells} | {whole[bar.name]:6.3f}")
     strict = [score(notes, chart, k * n_bars, n_bars, swing, cfg, GRID_TOLERANCE)["off_grid"]
-              for k in (0, 1)]
-    print(f"  off the grid by more than {GRID_TOLERANCE} tick ({GRID_TOLERANCE * tick_s * 1e3:.1f}"
-          f" ms, evaluate's default): {strict[0]} | {strict[1]} of {rows[0]['notes']} | "
-          f"{rows[1]['notes']} notes")
-    for k, stats in enumerate(rows, 1):
+              for k in range(CHORUSES)]
+    print(f"  off the grid by more than {GRID_TOLERANCE} tick "
+          f"({GRID_TOLERANCE * tick_s * 1e3:.1f} ms, evaluate's default): {strict} of "
+          f"{[r[0]['notes'] for r in rows]} notes")
+    for k, (stats, wide) in enumerate(rows, 1):
         assert stats["out_of_register"] == 0, (k, stats)
         assert stats["overlaps"] == 0, (k, stats)
         assert stats["off_grid"] <= OUTLIER_SHARE * stats["notes"], (k, stats)
-    assert rows[1]["change_fit"] >= 0.9, rows[1]
+        assert wide["off_grid"] == 0, (k, wide)
+    missed = [(name, round(v, 3), band(bar)) for name, v, bar, ok in check(whole)
+              if name not in PER_CHORUS and not ok]
+    assert not missed, missed
