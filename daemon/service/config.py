@@ -88,46 +88,40 @@ def _seed():
     return check, "an integer, or null for a different performance each run"
 
 
-def _weights(keys):
+def _weights(keys=None, key_ok=None, what=None):
+    """A mapping of keys (from `keys`, or any `key_ok` accepts) to weights 0-100."""
+    ok = key_ok or (lambda k: k in keys)
+
     def check(v):
         if not isinstance(v, dict):
             raise ValueError
         out = {}
         for k, w in v.items():
             k = str(k)
-            if k not in keys or isinstance(w, bool) or not isinstance(w, (int, float)) \
+            if not ok(k) or isinstance(w, bool) or not isinstance(w, (int, float)) \
                     or not (0 <= w <= 100):
                 raise ValueError
             out[k] = float(w)
         return out
 
-    return check, f"a mapping from {', '.join(keys)} to weights from 0 to 100"
+    return check, f"a mapping from {what or ', '.join(keys)} to weights from 0 to 100"
+
+
+def _length_key(k):
+    """A note length in quarters on the 1/12 grid, up to 8 quarters ("1/2", "5/12")."""
+    try:
+        q = Fraction(k)
+    except (ValueError, ZeroDivisionError):
+        return False
+    return 0 < q <= 8 and (q * TPQ).denominator == 1
 
 
 def _duration_weights():
     """Weights per note length: the standard keys, or any length in quarters on the
     1/12 grid up to 8 quarters ("5/12", "7/12") to weigh that exact length alone."""
-    def key_ok(k):
-        try:
-            q = Fraction(k)
-        except (ValueError, ZeroDivisionError):
-            return False
-        return 0 < q <= 8 and (q * TPQ).denominator == 1
-
-    def check(v):
-        if not isinstance(v, dict):
-            raise ValueError
-        out = {}
-        for k, w in v.items():
-            k = str(k)
-            if not key_ok(k) or isinstance(w, bool) or not isinstance(w, (int, float)) \
-                    or not (0 <= w <= 100):
-                raise ValueError
-            out[k] = float(w)
-        return out
-
-    return check, (f"a mapping from lengths in quarters ({', '.join(DURATION_KEYS)}, or "
-                   f"any n/12 up to 8) to weights from 0 to 100")
+    return _weights(key_ok=_length_key,
+                    what=f"lengths in quarters ({', '.join(DURATION_KEYS)}, or any n/12 "
+                         f"up to 8)")
 
 
 def _auto_or_number(lo, hi):
