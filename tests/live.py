@@ -458,6 +458,24 @@ def assert_balanced_messages(messages, monophonic=True):
     return notes
 
 
+def unbalanced_share(messages):
+    """The share of note-ons in one ear's `messages` that are not ended by their own
+    note-off before the pitch sounds again (or at the end): 0.0 when all are."""
+    sounding, notes, bad = set(), 0, 0
+    for m in messages:
+        if len(m) != 3 or m[0] & 0xF0 not in (0x80, 0x90):
+            continue
+        key = (m[0] & 0x0F, m[1])
+        if m[0] & 0xF0 == 0x90 and m[2] > 0:
+            notes += 1
+            bad += key in sounding
+            sounding.add(key)
+        else:
+            sounding.discard(key)
+    bad += len(sounding)
+    return bad / notes if notes else 0.0
+
+
 def still_sounding(events):
     """(channel, pitch) of notes left on, counting CC123/CC120 as ending a channel's notes."""
     on = {}

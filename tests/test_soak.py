@@ -9,6 +9,12 @@ the CI length; an hour locally: JAZZD_SOAK_SECONDS=3600) and asserts:
   a note on a beat may wait `change_grace_ms` for its chord, by design);
 - notes balanced: every note-on has its note-off (as the two ears heard it, see
   live.Live), and the exit is clean.
+
+On an asynchronous JACK server (JAZZD_JACK_SYNC=0) a client that misses its cycle
+loses the MIDI it wrote or has it read twice; no receiver can repair that. There the
+soak asserts statistically what it can: each ear heard at least LOSS_FLOOR of the notes
+the daemon played, and at most UNBALANCED_CEILING of them are not ended by their own
+note-off; the drift and memory checks stay as they are.
 """
 
 import os
@@ -22,9 +28,10 @@ import pytest
 
 from jazzd.service.config import defaults
 from jazzd.grammar.chart import parse_chart
+from conftest import jack_is_synchronous
 from live import (ChartPlayer, assert_balanced_messages,  # noqa: F401
                   assert_clean_exit_log, assert_errors_small, live, onsets, rss_kb,
-                  steady_model)
+                  steady_model, unbalanced_share)
 
 pytestmark = [pytest.mark.soak, pytest.mark.jack]
 
@@ -33,6 +40,8 @@ SWING = 0.6
 BPM = 120
 RSS_GROWTH_KB = 5 * 1024
 DRIFT_TOL = 0.002          # s: the median error of the last minute vs the first
+LOSS_FLOOR = 0.97          # asynchronous JACK: each ear hears at least this share
+UNBALANCED_CEILING = 0.05  # ... and at most this share of its notes is not ended
 
 
 def onsets_of(messages):
@@ -81,6 +90,7 @@ def test_soak(live):
     assert_clean_exit_log(out)
     events = s.rec.snapshot()
     played = re.search(r"stopped: (\d+) notes played", out)
+    n_played = int(played.group(1)) if played else 0
     ear = len(onsets(events))
     ear2 = len(onsets(s.rec2.snapshot()))
     heard = s.heard()
@@ -91,7 +101,6 @@ def test_soak(live):
           f"dropped {counted and counted.group(2)} doubled ones; the master skipped "
           f"{sum(k for _, k in master.skipped)} ticks in {len(master.skipped)} stalls of "
           f"the test process")
-    assert_balanced_messages(heard)
     assert player.count > seconds / 2      # the chart did change under it
 
     # memory
@@ -138,3 +147,13 @@ def test_soak(live):
         f"drift: the median onset error went from {m_first * 1e3:+.2f} ms to "
         f"{m_last * 1e3:+.2f} ms (per {window:.0f} s: {' '.join(per_window)} ms)")
     assert_errors_small([e for _, e in errs], "onsets vs the master's swung grid")
+    if jack_is_synchronous():
+        assert_balanced_messages(heard)
+    else:
+        shares = [unbalanced_share(ev) for ev in ([m for _, m in events],
+                                                   [m for _, m in s.rec2.snapshot()])]
+        print(f"soak (asynchronous JACK): the ears heard {ear / n_played:.3f} and "
+              f"{ear2 / n_played:.3f} of the notes played; not ended by their own "
+              f"note-off: {shares[0]:.4f} and {shares[1]:.4f}")
+        assert min(ear, ear2) >= LOSS_FLOOR * n_played, (ear, ear2, n_played)
+        assert max(shares) <= UNBALANCED_CEILING, shares
