@@ -46,3 +46,81 @@ def test_the_watch_reads_the_period_ports_and_connections(jack_server):
             if peer is not None:
                 peer.close()
         watch.close()
+
+
+# A process with our JACK clients whose server goes away (tests/test_jack_async.py does
+# it to a whole daemon). argv[1]: what happens before the ports are closed.
+DEAD_SERVER_CHILD = '''
+import sys, time
+from jazzd.live.jack_watch import open_watch
+from jazzd.live.midi_io import InputPort, OutputPort
+watch = open_watch()
+inp = InputPort("jack", "virtual:jzdead-in").open()
+out = OutputPort("jack", "virtual:jzdead-out").open()
+print("ready", flush=True)
+sys.stdin.readline()                        # the parent has stopped the server
+deadline = time.monotonic() + 5
+while not watch.server_gone and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("server gone:", watch.server_gone, flush=True)
+if sys.argv[1] == "drain":
+    # the dispatcher reads on through the outage, quiet for many FLUSH_IDLE periods,
+    # until the main thread notices; then the ports are closed the ordinary way
+    now = time.monotonic()
+    for k in range(5):
+        inp.drain(now + k * 2 * InputPort.FLUSH_IDLE)
+    inp.close()
+    out.close()
+    watch.close()
+else:
+    # the daemon's reopening: a new client while the server is down makes libjack
+    # free every other client of this process; ours must not be touched after that,
+    # not even by the interpreter's exit
+    again = open_watch()
+    print("reopened while down:", again is not None, flush=True)
+    inp.close(server_gone=watch.server_gone)
+    out.close(server_gone=watch.server_gone)
+    watch.close()
+print("closed", flush=True)
+'''
+
+
+@pytest.mark.jack
+@pytest.mark.parametrize("before_close", ["drain", "open"])
+def test_clients_of_a_server_that_went_away_never_crash_the_process(tmp_path, before_close):
+    """The JACK server stops under our clients. `drain`: the dispatcher's reads during
+    the outage must not open a JACK client (the idle flush used to open its client
+    lazily, there; libjack then freed every other client of the process and the next
+    close of a port crashed with SIGSEGV, as test_jack_async's restart test did in CI).
+    `open`: after a client is opened while the server is down (the daemon's reopening
+    does that), the old clients are buried, not closed, and the process still exits
+    cleanly (their destructors would call libjack on freed clients)."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    from jazzd.bench.jack_server import JackServer, JackUnavailable
+    try:
+        server = JackServer(tmp_path / "jackd.log", prefix="jazzd-dead", set_env=False)
+    except JackUnavailable as e:
+        pytest.skip(str(e))
+    script = tmp_path / "child.py"
+    script.write_text(DEAD_SERVER_CHILD)
+    try:
+        child = subprocess.Popen(
+            [sys.executable, str(script), before_close], cwd=REPO, env=server.env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            server.stop()
+            out, _ = child.communicate("go\n", timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    finally:
+        server.close()
+    assert "server gone: True" in out, out[-2000:]
+    assert child.returncode == 0, f"exit status {child.returncode}:\n{out[-2000:]}"
+    assert out.rstrip().endswith("closed"), out[-2000:]

@@ -319,7 +319,7 @@ class Daemon:
         for port in (self.inp, self.out):
             self._retire(port)
         if self.watch is not None:
-            self.watch.close()
+            self.watch.close()          # buried if the server is gone
         self.watch = open_watch()
         if self.watch is None:
             return False
@@ -345,10 +345,16 @@ class Daemon:
         return True
 
     def _retire(self, port):
-        """Close a port that is being replaced, keeping its failure counts."""
+        """Close a port that is being replaced, keeping its failure counts. If the JACK
+        server shut our clients down, nothing of them is called in libjack any more:
+        the port's clients are buried (midi_io.GRAVEYARD)."""
         self._closed_errors[0] += getattr(port, "errors", 0)
         self._closed_errors[1] += getattr(port, "read_errors", 0)
-        port.close()
+        port.close(server_gone=self.server_gone())
+
+    def server_gone(self):
+        """Has the JACK server shut our clients down (libjack's shutdown callback)?"""
+        return self.watch is not None and self.watch.server_gone
 
     def listener_reset(self):
         # The dispatcher owns the listener; a reset through the queue keeps it that way.
@@ -496,9 +502,10 @@ class Daemon:
         if self.clock.source == "clock":
             log.info("MIDI clock: %d ticks lost and counted in, %d heard twice and "
                      "dropped", self.clock.lost_ticks, self.clock.doubled_ticks)
+        gone = self.server_gone()
         for port in (self.inp, self.out):
             if port is not None:
-                port.close()
+                port.close(server_gone=gone)
         if self.watch is not None:
             self.watch.close()
         self.notifier.close()

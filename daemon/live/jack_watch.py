@@ -156,9 +156,16 @@ class JackWatch:
                                       destination.encode()) == 0
 
     def close(self):
+        """Close the client; once the server has shut it down, bury it instead (libjack
+        may already have freed it: see midi_io.GRAVEYARD)."""
         client, self._client = self._client, None
-        if client:
-            self._lib.jack_client_close(client)
+        if not client:
+            return
+        if self.server_gone:
+            from jazzd.live.midi_io import bury
+            bury(self)                  # and with it the callback libjack holds
+            return
+        self._lib.jack_client_close(client)
 
 
 def open_watch(tries=5):

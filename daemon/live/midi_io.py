@@ -70,6 +70,26 @@ class _QuietStderr:
         return False
 
 
+# Clients of a JACK server that has gone away, kept here and never touched again.
+# libjack (JACK2, to 1.9.22 at least) frees every client of the process the next time
+# any client is opened while the server is down ("Jack server was closed but clients
+# are still allocated, cleanup..."); rtmidi still holds those pointers, and closing a
+# port or deleting the rtmidi object afterwards (jack_port_unregister,
+# jack_client_close) is a use after free: the SIGSEGV a server restart used to cause.
+# So a dead server's clients are neither closed nor deleted, here or at interpreter
+# exit: a few KB per server restart.
+GRAVEYARD = []
+
+
+def bury(obj):
+    """Keep `obj` (an rtmidi object or a JackWatch of a dead server) for ever: referenced
+    here, and with one reference that is never released, so that not even the
+    interpreter's finalisation runs its destructor (which would call into libjack)."""
+    import ctypes
+    GRAVEYARD.append(obj)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+
+
 def _server_hint():
     name = os.environ.get("JACK_DEFAULT_SERVER")
     return f" (JACK_DEFAULT_SERVER={name})" if name else ""
@@ -267,18 +287,35 @@ class _Port:
         self.connected = True
         return True
 
-    def close(self):
-        """Close the port and delete the client; again is a no-op."""
+    def _clients(self):
+        """Every rtmidi object of this port (the input adds its flusher)."""
+        return [self._rt] if self._rt is not None else []
+
+    def close(self, server_gone=False):
+        """Close the port and delete the client; again is a no-op. With `server_gone`
+        (the JACK server shut our clients down) nothing is called in libjack: the
+        clients are buried (see GRAVEYARD). The port is taken out of use under its
+        lock first (not connected, no client left to reach), so no other thread reads
+        or sends through a client while it is closed."""
         with self._lock:
             self.connected = False
-            if self._rt is None:
-                return
-            self._close_port()
+            clients = self._clients()
+            self._forget_clients()
+        for rt in clients:
+            if server_gone:
+                bury(rt)
+                continue
             try:
-                self._rt.delete()
+                rt.close_port()
             except (rtmidi.RtMidiError, RuntimeError):
                 pass
-            self._rt = None
+            try:
+                rt.delete()
+            except (rtmidi.RtMidiError, RuntimeError):
+                pass
+
+    def _forget_clients(self):
+        self._rt = None
 
 
 class ArrivalTimes:
@@ -347,6 +384,8 @@ class InputPort(_Port):
         # and active sensing itself.
         self._rt.ignore_types(sysex=False, timing=False, active_sense=False)
         self.times.reset()
+        if self.backend == "jack":
+            self._open_flusher()
 
     def drain(self, now, limit=1024):
         """The messages that arrived since the last call: [(arrival time, [bytes...])]."""
@@ -381,35 +420,55 @@ class InputPort(_Port):
         chord and clock tick after it. While the input is quiet (and so when it is
         stuck) this ends any such sysex; the messages it swallowed then arrive in one
         piece, which the dispatcher splits as MIDI says. On a healthy input it is one
-        ignored byte every FLUSH_IDLE seconds of silence."""
+        ignored byte every FLUSH_IDLE seconds of silence. Runs on the dispatcher
+        thread, under the port's lock: it only writes into rtmidi's buffer, never
+        opens or closes a JACK client (see _open_flusher)."""
+        if self._flusher is None:
+            return
         try:
-            if self._flusher is None:
-                out = rtmidi.MidiOut(rtapi=BACKENDS["jack"], name=f"{self.client_name}-eox")
-                own = f"{self.client_name}:{self.direction}"
-                names = out.get_ports()
-                i = next((k for k, n in enumerate(names) if n == own), None)
-                if i is None:
-                    out.delete()
-                    return
-                out.open_port(i, "eox")
-                self._flusher = out
             self._flusher.send_message([0xF7])
-        except (rtmidi.RtMidiError, RuntimeError, OSError):
-            self._close_flusher()
+        except (rtmidi.RtMidiError, RuntimeError, OSError, ValueError):
+            pass
 
-    def _close_flusher(self):
-        if self._flusher is not None:
+    def _open_flusher(self):
+        """The JACK client that sends the flush, connected to our input port: opened
+        by the thread that opens the port (the main thread), never by the dispatcher.
+        A client opened while the JACK server is down makes libjack free every other
+        client of the process (see GRAVEYARD); the dispatcher used to open this one
+        lazily, at its first quiet moment, and a server that had just gone away turned
+        the next close of our ports into a crash."""
+        old, self._flusher = self._flusher, None
+        if old is not None:                 # a reconnect: the old one lost its peer
             try:
-                self._flusher.close_port()
-                self._flusher.delete()
+                old.close_port()
+                old.delete()
             except (rtmidi.RtMidiError, RuntimeError):
                 pass
-            self._flusher = None
+        out = None
+        try:
+            with _QuietStderr():
+                out = rtmidi.MidiOut(rtapi=BACKENDS["jack"], name=f"{self.client_name}-eox")
+            own = f"{self.client_name}:{self.direction}"
+            names = out.get_ports()
+            i = next((k for k, n in enumerate(names) if n == own), None)
+            if i is None:
+                log.debug("no JACK port %s to send the sysex flush into", own)
+                out.delete()
+                return
+            out.open_port(i, "eox")
+        except (rtmidi.RtMidiError, RuntimeError, OSError) as e:
+            log.debug("cannot open the sysex flush client: %s", e)
+            if out is not None:
+                out.delete()
+            return
+        self._flusher = out
 
-    def close(self):
-        with self._lock:
-            self._close_flusher()
-        super().close()
+    def _clients(self):
+        return super()._clients() + ([self._flusher] if self._flusher is not None else [])
+
+    def _forget_clients(self):
+        super()._forget_clients()
+        self._flusher = None
 
 
 class OutputPort(_Port):
