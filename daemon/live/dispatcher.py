@@ -15,6 +15,12 @@ import queue
 import threading
 import time
 
+# Imported here, when the daemon starts, not where it is used (_split): its first import
+# (mido pulls in some 90 modules: email, importlib.metadata, zipfile...) took 50-190 ms
+# of this thread, holding the interpreter and import locks for much of it, in the middle
+# of a performance, at the first sysex cut short by another message.
+import mido
+
 from jazzd.live.controls import apply_cc
 from jazzd.live.scheduler import try_realtime
 from jazzd.service import logs
@@ -159,7 +165,6 @@ class Dispatcher(threading.Thread):
         everything after a lone 0xF0 as sysex until an 0xF7). MIDI says any status
         byte but a real-time one ends a sysex: split there, as mido's parser does, and
         handle what follows; real-time bytes inside (clock) count as sent."""
-        import mido
         parser = mido.Parser()
         parser.feed(data)
         self.odd.warn("sysex-split", "a sysex was cut short by another message; "
