@@ -24,11 +24,24 @@ RESERVED_KINDS = ("L",)  # Impro-Visor's colour tone: allowed by GRAMMAR.md, not
 # The note lengths, in quarters, that style controls name ("1/3" = an eighth triplet);
 # a value of another length counts as the nearest of them.
 DURATION_KEYS = ("1/6", "1/4", "1/3", "1/2", "2/3", "3/4", "1", "3/2", "2", "3", "4")
+# Where an onset may fall inside its beat, in beats: the downbeat, sixteenths, eighth
+# and sixteenth triplets (the corpus's onset grid, jazzd.grammar.jazzomat.GRID).
+ONSET_KEYS = ("0", "1/6", "1/4", "1/3", "1/2", "2/3", "3/4", "5/6")
+# Sizes of a step, in semitones (the style gap's interval bins).
+INTERVAL_KEYS = ("0", "1", "2", "3-4", "5-7", "8-12", "13+")
 WINDOW_RADIUS = 3        # the training data's window: real step +- a minor third
 
 # How far a decimal duration may sit from the 1/12 grid and still be read:
 # "0.333" is 1/3 within 0.0003; "0.125" (1.5 ticks) is 0.04 off and is refused.
 _GRID_TOLERANCE = Fraction(1, 100)
+
+
+def interval_key(step):
+    """The INTERVAL_KEYS entry a step of `step` semitones (either way) counts under."""
+    a = abs(step)
+    if a <= 2:
+        return str(a)
+    return "3-4" if a <= 4 else "5-7" if a <= 7 else "8-12" if a <= 12 else "13+"
 
 
 class Value(NamedTuple):

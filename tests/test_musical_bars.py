@@ -18,9 +18,11 @@ from jazzd.model.store import DEFAULT_DIR, load_model
 from jazzd.grammar.evaluate import BARS, band, check, evaluate, mean_stats
 
 CHARTS = Path(__file__).parent / "charts"
-TEST_CHARTS = ("blues_f", "rhythm_bb", "autumn_like", "giant_like", "minor_blues_c",
-               "ballad_slash")
-SEEDS = (1, 2, 3)
+# Every chart, five seeds: 50 performances. "Most performances pass" is a share
+# estimated from a sample; with the 18 performances this test once used, its standard
+# error (about 9 points at 80 %) let one performance flip the verdict either way.
+TEST_CHARTS = tuple(sorted(p.stem for p in CHARTS.glob("*.txt")))
+SEEDS = (1, 2, 3, 4, 5)
 CHORUSES = 2
 MOST = 0.8          # the share of performances that must pass each bar
 

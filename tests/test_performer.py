@@ -148,7 +148,10 @@ def test_density_overrides_the_rest_probability(model):
 
 
 def test_the_motif_memory_brings_figures_back(model):
-    """With the motif weight up, interval 4-grams recur more within a chorus."""
+    """With the motif weight up, interval 4-grams recur more within a chorus. Over ii-V
+    changes most copies would turn a chord tone into an outside one (or back) and are
+    left out, so the share stays small: at least three times the share without the
+    memory, and a point more."""
     def reuse(weight):
         shares = []
         for seed in range(6):
@@ -163,7 +166,8 @@ def test_the_motif_memory_brings_figures_back(model):
                 seen.add(g)
             shares.append(again / max(1, len(grams)))
         return sum(shares) / len(shares)
-    assert reuse(0.8) > reuse(0.0) + 0.05
+    on, off = reuse(0.8), reuse(0.0)
+    assert on >= 3 * off + 0.01, (on, off)
 
 
 # ---- realisation --------------------------------------------------------------------

@@ -148,3 +148,72 @@ def test_distributions_reuse_their_buffers():
     assert st.kind_distribution(KIND_LOGITS, 6, 1.0) is st.kind_distribution(KIND_LOGITS, 12, 1.0)
     assert st.dur_distribution(DUR_LOGITS, 1.0) is st.dur_distribution(DUR_LOGITS, 0.5)
     assert style(kind_weights={"C": 0}).kind_bias[0][0] == NEG
+
+
+# ---- onsets, intervals, resolution ----------------------------------------------------
+
+STEPS = [-13, -12, -7, -2, -1, 0, 1, 2, 5, 12, 14]
+
+
+def test_onset_weight_multiplies_the_lengths_that_land_there():
+    """From the downbeat, a length of 6 ticks puts the next onset on the off-beat
+    eighth ("1/2"); weighting that place by 3 triples those lengths alone."""
+    base = style()
+    st = style(onset_weights={"1/2": 3.0})
+    p0 = base.dur_distribution(DUR_LOGITS, 1.0, 0).copy()
+    p1 = st.dur_distribution(DUR_LOGITS, 1.0, 0).copy()
+    ratio = (p1 / p1[DURS.index(8)]) / (p0 / p0[DURS.index(8)])
+    for d, r in zip(DURS, ratio):
+        assert r == pytest.approx(3.0 if d % 12 == 6 else 1.0, rel=1e-4), d
+
+
+def test_a_length_that_would_leave_the_onset_grid_is_never_drawn():
+    """From a sixteenth (3 ticks into the beat), 2 more ticks land on 5/12: no corpus
+    onset is there, so that length has probability 0, whatever the logits."""
+    st = style()
+    p = st.dur_distribution(np.zeros(len(DURS)), 1.0, 3)
+    assert p[DURS.index(2)] == 0.0
+    assert p[DURS.index(3)] > 0.0                       # 3 + 3 = the off-beat eighth
+
+
+def test_onset_weights_depend_on_where_the_value_starts():
+    st = style(onset_weights={"0": 0.0})
+    p_down = st.dur_distribution(np.zeros(len(DURS)), 1.0, 0)
+    assert p_down[DURS.index(12)] == 0.0                # downbeat -> next downbeat
+    p_off = st.dur_distribution(np.zeros(len(DURS)), 1.0, 6)
+    assert p_off[DURS.index(6)] == 0.0 and p_off[DURS.index(12)] > 0
+
+
+def test_interval_weight_multiplies_the_steps_of_its_size():
+    neutral = Style(KINDS, DURS, NEUTRAL, 4, STEPS)
+    st = Style(KINDS, DURS, dict(NEUTRAL, interval_weights={"0": 0, "13+": 2.0}), 4, STEPS)
+    logits = np.zeros(len(STEPS), np.float32)
+    p0 = neutral.step_distribution(logits, 1.0).copy()
+    p = st.step_distribution(logits, 1.0).copy()
+    assert p[STEPS.index(0)] == 0.0
+    assert p[STEPS.index(14)] / p[STEPS.index(1)] == pytest.approx(2.0, rel=1e-5)
+    assert p[STEPS.index(-13)] / p[STEPS.index(-12)] == pytest.approx(2.0, rel=1e-5)
+    assert p0[STEPS.index(14)] / p0[STEPS.index(1)] == pytest.approx(1.0, rel=1e-5)
+
+
+def test_resolve_approach_weighs_a_chord_tone_a_step_away_after_an_approach():
+    st = Style(KINDS, DURS, dict(NEUTRAL, resolve_approach=2.0), 4, STEPS)
+    after = st.kind_distribution(KIND_LOGITS, 6, 1.0, after_approach=True).copy()
+    before = st.kind_distribution(KIND_LOGITS, 6, 1.0).copy()
+    c, s = KINDS.index("C"), KINDS.index("S")
+    assert (after[c] / after[s]) / (before[c] / before[s]) == pytest.approx(2.0, rel=1e-5)
+    logits = np.zeros(len(STEPS), np.float32)
+    res = st.step_distribution(logits, 1.0, resolving=True).copy()
+    free = st.step_distribution(logits, 1.0).copy()
+    for s_ in (-2, -1, 1, 2):
+        assert res[STEPS.index(s_)] / res[STEPS.index(5)] == pytest.approx(2.0, rel=1e-5)
+    assert free[STEPS.index(1)] == pytest.approx(free[STEPS.index(5)], rel=1e-5)
+
+
+@pytest.mark.parametrize("key, bad", [("onset_weights", {"1/5": 1.0}),
+                                      ("interval_weights", {"9": 1.0}),
+                                      ("onset_weights", {"1/2": -1}),
+                                      ("resolve_approach", "lots")])
+def test_bad_style_weights_are_rejected_naming_the_key(key, bad):
+    with pytest.raises(config.ConfigError, match=key):
+        config.validate({"style": {key: bad}})

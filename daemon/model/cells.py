@@ -30,39 +30,47 @@ def _sigmoid_into(x, out):
     return out
 
 
+def _lstm_layout(a):
+    """Keras's LSTM columns (i, f, c, o) reordered to (i, f, o, c), the three gate
+    blocks halved: sigmoid(z) = 0.5 + 0.5 * tanh(z / 2), so one tanh over all four
+    blocks computes the gates and the candidate at once."""
+    a = np.asarray(a, F32)
+    U = a.shape[-1] // 4
+    i, f, c, o = (a[..., k * U:(k + 1) * U] for k in range(4))
+    return np.ascontiguousarray(np.concatenate([0.5 * i, 0.5 * f, 0.5 * o, c], axis=-1),
+                                dtype=F32)
+
+
 class LSTMCell:
     gates = 4
 
     def __init__(self, weights, U):
         self.U = U
-        self.recurrent = np.ascontiguousarray(weights["lstm_recurrent"], dtype=F32)
+        self.recurrent = _lstm_layout(weights["lstm_recurrent"])
         self.h = np.zeros(U, F32)
         self.c = np.zeros(U, F32)
         self._z = np.zeros(4 * U, F32)
-        self._s = np.zeros(3 * U, F32)     # sigmoid of the i, f, o gates
-        self._g = np.zeros(U, F32)
         self._tmp = np.zeros(U, F32)
         z = self._z
-        self._zif, self._zg, self._zo = z[:2 * U], z[2 * U:3 * U], z[3 * U:]
-        s = self._s
-        self._si, self._sf, self._so = s[:U], s[U:2 * U], s[2 * U:]
+        self._gates = z[:3 * U]
+        self._si, self._sf, self._so, self._g = (z[k * U:(k + 1) * U] for k in range(4))
 
     @staticmethod
     def input_kernel(weights):
-        return weights["lstm_kernel"], weights["lstm_bias"]
+        return _lstm_layout(weights["lstm_kernel"]), _lstm_layout(weights["lstm_bias"])
 
     def reset(self):
         self.h.fill(0.0)
         self.c.fill(0.0)
 
     def step(self, x):
-        z, U = self._z, self.U
+        z = self._z
         np.dot(self.h, self.recurrent, out=z)
         z += x
-        s = self._s
-        _sigmoid_into(self._zif, s[:2 * U])
-        _sigmoid_into(self._zo, s[2 * U:])
-        np.tanh(self._zg, out=self._g)
+        np.tanh(z, out=z)              # gates: tanh(z / 2) (halved at load); candidate
+        gates = self._gates
+        gates *= 0.5
+        gates += 0.5                   # = sigmoid of the gates' pre-activations
         c, tmp = self.c, self._tmp
         c *= self._sf
         np.multiply(self._si, self._g, out=tmp)

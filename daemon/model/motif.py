@@ -27,7 +27,7 @@ class MotifMemory:
         self.order = order
         self.decay = decay
         self.keys = []            # step index, or FIRST for a phrase's first note
-        self.notes = []           # (dur index, step index)
+        self.notes = []           # (dur index, step index, kind index)
         self._rested = True
 
     def reset(self):
@@ -39,10 +39,11 @@ class MotifMemory:
         """A rest was played: the next note starts a phrase."""
         self._rested = True
 
-    def note(self, dur, step):
-        """A note was played: duration index `dur`, step index `step` (None: no step)."""
+    def note(self, dur, step, kind=None):
+        """A note was played: duration index `dur`, step index `step` (None: no step),
+        kind index `kind` (what it was against its own chord)."""
         self.keys.append(FIRST if self._rested or step is None else step)
-        self.notes.append((dur, step))
+        self.notes.append((dur, step, kind))
         self._rested = False
         if len(self.keys) > self.size:
             del self.keys[0], self.notes[0]
@@ -60,8 +61,8 @@ class MotifMemory:
         return tuple(reversed(ctx))
 
     def propose(self):
-        """[(dur index, step index, weight)]: the notes that followed the current
-        context earlier in the memory; empty when the context is new."""
+        """[(dur index, step index, kind index, weight)]: the notes that followed the
+        current context earlier in the memory; empty when the context is new."""
         ctx = self.context()
         if ctx is None:
             return []
@@ -69,7 +70,7 @@ class MotifMemory:
         out, w = [], 1.0
         for end in range(len(keys) - 2, n - 2, -1):       # not the context itself
             if tuple(keys[end - n + 1:end + 1]) == ctx and keys[end + 1] != FIRST:
-                dur, step = self.notes[end + 1]
-                out.append((dur, step, w))
+                dur, step, kind = self.notes[end + 1]
+                out.append((dur, step, kind, w))
                 w *= self.decay
         return out

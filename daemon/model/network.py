@@ -47,12 +47,12 @@ class Network:
         self._wk = np.ascontiguousarray(w["kind_kernel"], F32)
         self._bk = np.ascontiguousarray(w["kind_bias"], F32)
         self._wd = np.ascontiguousarray(w["dur_kernel"][:U], F32)
-        self._wd_kind = np.ascontiguousarray(w["dur_kernel"][U:], F32)
-        self._bd = np.ascontiguousarray(w["dur_bias"], F32)
+        # the bias rides on the row of the kind (duration head) and of the kind
+        # (step head), so a head is one product and one or two row additions
+        self._wd_kind = np.ascontiguousarray(w["dur_kernel"][U:] + w["dur_bias"], F32)
         self._ws = np.ascontiguousarray(w["step_kernel"][:U], F32)
-        self._ws_kind = np.ascontiguousarray(w["step_kernel"][U:U + K], F32)
+        self._ws_kind = np.ascontiguousarray(w["step_kernel"][U:U + K] + w["step_bias"], F32)
         self._ws_dur = np.ascontiguousarray(w["step_kernel"][U + K:], F32)
-        self._bs = np.ascontiguousarray(w["step_bias"], F32)
         self.kind = np.zeros(K, F32)
         self.dur = np.zeros(D, F32)
         self.step_ = np.zeros(model.S, F32)
@@ -80,12 +80,10 @@ class Network:
     def dur_logits(self, kind):
         np.dot(self.cell.h, self._wd, out=self.dur)
         self.dur += self._wd_kind[kind]
-        self.dur += self._bd
         return self.dur
 
     def step_logits(self, kind, dur):
         np.dot(self.cell.h, self._ws, out=self.step_)
         self.step_ += self._ws_kind[kind]
         self.step_ += self._ws_dur[dur]
-        self.step_ += self._bs
         return self.step_

@@ -14,6 +14,17 @@ it concerns, i.e. `log(weight)` added to the logits (weight 0 forbids):
   = an eighth, played swung) on the duration head; a length that is none of the keys
   (the standard DURATION_KEYS and those given) counts as the nearest key, so naming
   a length ("5/12") weighs it alone; keys not given keep weight 1;
+- `onset_weights`: per place in the beat ("0" on the beat, "1/2" the off-beat eighth,
+  "1/3" a triplet, "1/6" a sixteenth triplet, ...) where the *next* onset would fall,
+  on the duration head. The sampled line drifts off the corpus's places (exposure
+  bias: one odd length puts the next ones off the beat too); these weights put it
+  back. A length that would put the next onset off the onset grid (ONSET_KEYS: a
+  twelfth or five twelfths into the beat) is never drawn: the corpus has none;
+- `interval_weights`: per step size in semitones ("1", "2", "3-4", ..., "13+") on
+  the step head: more or fewer chromatic steps, whole steps, leaps;
+- `resolve_approach`: after an approach tone (A), a weight on a chord tone next
+  (kind head) and on a step of 1-2 semitones to it (step head): approach tones that
+  resolve;
 - `rhythm_temperature`: a factor on the temperature of the duration head alone: below
   1 the rhythm settles into the corpus's commonest lengths while the pitch line keeps
   its variety.
@@ -32,7 +43,7 @@ import numpy as np
 
 from jazzd.grammar.meter import strong_beats
 from jazzd.grammar.pitch import TPQ
-from jazzd.grammar.values import DURATION_KEYS
+from jazzd.grammar.values import DURATION_KEYS, ONSET_KEYS, interval_key
 
 NEG = -1e9   # a forbidden entry's bias: exp() of it is exactly 0, with no inf arithmetic
 
@@ -63,11 +74,16 @@ def strong_ticks(beats_per_bar):
     return {b * TPQ for b in strong_beats(beats_per_bar)}
 
 
-class Style:
-    """Bias tables for one model vocabulary (kinds, durations in ticks) and one style
-    config section."""
+def onset_ticks(text):
+    """Ticks into the beat of an onset key such as "1/3"."""
+    return int(Fraction(text) * TPQ)
 
-    def __init__(self, kinds, durations, style_cfg, beats_per_bar=4):
+
+class Style:
+    """Bias tables for one model vocabulary (kinds, durations in ticks, steps in
+    semitones) and one style config section."""
+
+    def __init__(self, kinds, durations, style_cfg, beats_per_bar=4, steps=()):
         self.kinds = list(kinds)
         self.durations = np.asarray(durations, dtype=np.int64)
         self.bar_ticks = beats_per_bar * TPQ
@@ -92,21 +108,50 @@ class Style:
             if t in strong and "C" in self.kinds:
                 self.kind_bias[t, self.kinds.index("C")] += _log_weight(strong_w)
 
-        self.dur_bias = np.array([_log_weight(dur_w.get(nearest_key(int(d), keys), 1.0))
-                                  for d in self.durations])
-        if not (self.dur_bias > NEG / 2).any():
-            self.dur_bias[:] = 0.0             # every length forbidden: ignore the weights
+        dur_bias = np.array([_log_weight(dur_w.get(nearest_key(int(d), keys), 1.0))
+                             for d in self.durations])
+        if not (dur_bias > NEG / 2).any():
+            dur_bias[:] = 0.0                  # every length forbidden: ignore the weights
+        # one row per place in the beat of the value's own onset: the length weights
+        # plus the weight of the place where the next onset would fall
+        onset_w = {onset_ticks(k): w for k, w in (style_cfg.get("onset_weights") or {}).items()}
+        grid = {onset_ticks(k) for k in ONSET_KEYS}
+        self.dur_bias = np.empty((TPQ, D))
+        for pos in range(TPQ):
+            nxt = (pos + self.durations) % TPQ
+            row = dur_bias + np.array([_log_weight(onset_w.get(int(n), 1.0)) if n in grid
+                                       else NEG for n in nxt])
+            if not (row > NEG / 2).any():
+                row = dur_bias                 # nothing allowed: the weights alone
+            self.dur_bias[pos] = row
+
+        self.steps = list(steps)
+        step_w = style_cfg.get("interval_weights") or {}
+        self.step_bias = np.array([_log_weight(step_w.get(interval_key(s), 1.0))
+                                   for s in self.steps])
+        resolve = float(style_cfg.get("resolve_approach", 1.0))
+        self.approach = self.kinds.index("A") if "A" in self.kinds else None
+        self.kind_bias_resolve = np.zeros(K)
+        if "C" in self.kinds:
+            self.kind_bias_resolve[self.kinds.index("C")] = _log_weight(resolve)
+        self.step_bias_resolve = self.step_bias + np.array(
+            [_log_weight(resolve) if 1 <= abs(s) <= 2 else 0.0 for s in self.steps])
         self._k = np.empty(K)
         self._d = np.empty(D)
+        self._s = np.empty(len(self.steps))
         self._buf = {}
 
     # -- distributions ----------------------------------------------------------------
 
-    def kind_distribution(self, logits, bar_tick, temperature, rest_probability=None):
-        """Tempered, biased probabilities of the kinds (a reused buffer)."""
+    def kind_distribution(self, logits, bar_tick, temperature, rest_probability=None,
+                          after_approach=False):
+        """Tempered, biased probabilities of the kinds (a reused buffer);
+        `after_approach`: the previous note was an approach tone."""
         z = self._k
         np.divide(logits, temperature, out=z)
         z += self.kind_bias[bar_tick % self.bar_ticks]
+        if after_approach:
+            z += self.kind_bias_resolve
         _softmax(z)
         p_rest = self.rest_probability if rest_probability is None else rest_probability
         if p_rest is not None:
@@ -117,16 +162,24 @@ class Style:
                 z[self.rest] = p_rest
         return z
 
-    def dur_distribution(self, logits, temperature):
-        """Tempered, biased probabilities of the durations (a reused buffer)."""
+    def dur_distribution(self, logits, temperature, bar_tick=0):
+        """Tempered, biased probabilities of the durations of a value whose onset is
+        at `bar_tick` (a reused buffer)."""
         z = self._d
         np.divide(logits, temperature * self.rhythm_temperature, out=z)
-        z += self.dur_bias
+        z += self.dur_bias[bar_tick % TPQ]
         return _softmax(z)
 
-    def step_distribution(self, logits, temperature):
+    def step_distribution(self, logits, temperature, resolving=False):
+        """Tempered, biased probabilities of the steps (a reused buffer); `resolving`:
+        a chord tone after an approach tone."""
         n = len(logits)
-        z = self._buf.get(n)
+        if n == len(self.steps):
+            z = self._s
+            np.divide(logits, temperature, out=z)
+            z += self.step_bias_resolve if resolving else self.step_bias
+            return _softmax(z)
+        z = self._buf.get(n)                   # a Style built without the steps
         if z is None:
             z = self._buf[n] = np.empty(n)
         np.divide(logits, temperature, out=z)
