@@ -190,7 +190,7 @@ SCHEMA = {
         "duration_weights": S({}, _duration_weights()),
         "onset_weights": S({"0": 1.15, "1/6": 0.5, "1/4": 0.9, "1/3": 0.75, "1/2": 1.15,
                             "2/3": 0.8, "5/6": 0.6}, _weights(ONSET_KEYS)),
-        "interval_weights": S({"1": 1.15, "2": 0.85, "8-12": 1.4, "13+": 2.0},
+        "interval_weights": S({"0": 0.8, "1": 1.15, "2": 0.85, "8-12": 1.4, "13+": 2.0},
                               _weights(INTERVAL_KEYS)),
         "resolve_approach": S(1.5, _number(0, 100)),
         "rest_probability": S(None, _number(0, 1, nullable=True)),
