@@ -185,7 +185,7 @@ SCHEMA = {
     # a little more rest, the motif memory, onsets put back where the corpus has them,
     # the corpus's mix of step sizes, approach tones that resolve.
     "style": {
-        "kind_weights": S({"R": 1.25}, _weights(KINDS + RESERVED_KINDS)),
+        "kind_weights": S({"R": 1.5, "A": 1.2}, _weights(KINDS + RESERVED_KINDS)),
         "strong_beat_chord_weight": S(1.0, _number(0, 100)),
         "duration_weights": S({}, _duration_weights()),
         "onset_weights": S({"0": 1.15, "1/6": 0.5, "1/4": 0.9, "1/3": 0.75, "1/2": 1.15,
