@@ -122,8 +122,14 @@ class Improviser(threading.Thread):
         # 1. plan values up to plan_ahead_beats ahead
         horizon = (clock.beat_at(now) + imp["plan_ahead_beats"]) * TPQ
         guess = self.listener.binding_chord()
+        anticipate = imp["anticipate_changes"] and guess
         while self.cursor <= horizon and len(self.plan) < 256:
-            value = perf.next_value(self.cursor % bar, guess)
+            # plan against the chord the form memory expects at the onset, as the
+            # offline path plans against the chart's (the heads learned rhythm and
+            # kind around the changes; a stale guess hides them)
+            expected = (self.listener.anticipate(swung_beats(self.cursor, swing), guess)
+                        if anticipate else None)
+            value = perf.next_value(self.cursor % bar, expected or guess)
             self.plan.append((self.cursor, value))
             self.cursor += value.ticks
 

@@ -194,7 +194,7 @@ SCHEMA = {
                               _weights(INTERVAL_KEYS)),
         "resolve_approach": S(1.5, _number(0, 100)),
         "rest_probability": S(None, _number(0, 1, nullable=True)),
-        "motif": S(0.6, _number(0, 1)),
+        "motif": S(0.7, _number(0, 1)),
         "rhythm_temperature": S(1.0, _number(0.1, 2)),
     },
     "controls": {
