@@ -192,6 +192,15 @@ def test_the_ear_unswings_and_keeps_the_top_of_a_double_stop(model):
         [(0, 6, 60), (6, 6, 64), (12, 6, 72), (18, 6, 64)]
 
 
+def test_the_ear_hears_a_straight_or_a_hard_swung_eighth_as_an_eighth(model):
+    perf = Performer(model, cfg(), seed=1)
+    ear = Ear(perf, 0.6, timeline().at, 48)
+    assert [ear.tick_of(b) for b in (0.0, 0.49, 0.5, 0.6, 0.667, 1.02)] == [0, 6, 6, 6, 6, 12]
+    assert [ear.tick_of(b) for b in (0.2, 0.4, 0.75, 0.9)] == [2, 4, 8, 10]
+    straight = Ear(perf, 0.5, timeline().at, 48)
+    assert [straight.tick_of(b) for b in (0.25, 0.333, 0.5, 0.667, 0.75)] == [3, 4, 6, 8, 9]
+
+
 def test_the_ear_tells_the_gap_since_jazzds_line_as_a_rest(model):
     perf = Listening(model, cfg(), seed=1)
     tl = timeline()

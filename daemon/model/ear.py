@@ -7,8 +7,11 @@ values of them by the rules the training corpus was read with (`jazzd.grammar.ja
 `jazzd.grammar.parse`), so the network hears the player as it heard the players it
 learned from:
 
-- onsets are un-swung and put on the corpus's onset grid (sixteenths, eighth and
-  sixteenth triplets);
+- onsets are un-swung (by `tempo.swing`) and put on the corpus's onset grid
+  (sixteenths, eighth and sixteenth triplets); an off-beat played anywhere from a
+  straight eighth to a triplet's last third is the off-beat eighth, as the corpus
+  reader counts a swung pair (`EIGHTH_ZONE`): players swing more or less than jazzd
+  does, and a straight eighth must not come out a triplet;
 - a value lasts from its onset to the next one (GRAMMAR.md); a silence of half a beat
   or more after a note's sound is a rest (`jazzomat.rest_after`), the note's end on the
   grid; a shorter silence is articulation;
@@ -26,6 +29,11 @@ is told as a rest.
 from jazzd.grammar.jazzomat import GRID, REST_GAP_BEATS, end_tick, snap
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.swing import unswung_ticks
+
+# Un-swung ticks of the beat heard as its off-beat eighth (6): from just before a
+# straight eighth (5 ticks with the default swing 0.6, 6 with 0.5) to a triplet's last
+# third (7 with 0.6, and a little later; 8 with 0.5 stays a triplet).
+EIGHTH_ZONE = (4.5, 7.25)
 
 
 class Ear:
@@ -45,7 +53,11 @@ class Ear:
 
     def tick_of(self, beats):
         """The onset-grid tick of a played position (clock beats, swung)."""
-        return snap(unswung_ticks(beats, self.swing) / TPQ, GRID)
+        ticks = unswung_ticks(beats, self.swing)
+        frac = ticks % TPQ
+        if EIGHTH_ZONE[0] <= frac <= EIGHTH_ZONE[1]:
+            return int(ticks - frac) + TPQ // 2
+        return snap(ticks / TPQ, GRID)
 
     def on(self, tick, pitch, chord):
         """A note starts at grid tick `tick` (the previous one, if any, is told: its
@@ -69,9 +81,10 @@ class Ear:
             end = n[1] * TPQ
             self.call_end = end if self.call_end is None else max(self.call_end, end)
 
-    def chord(self, chord):
-        """The chord at the pending note's onset was struck just after it."""
-        if self._note is not None:
+    def chord(self, pitch, chord):
+        """The chord at the onset of the pending note (of `pitch`) was struck just
+        after it."""
+        if self._note is not None and self._note[2] == pitch:
             self._note[3] = chord
 
     def sounding(self):

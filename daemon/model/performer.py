@@ -160,9 +160,7 @@ class Performer:
                 if cands and any(c[0] == k and c[1] == d for c in cands) \
                 else self._draw(p, cands, 2, lambda c: c[0] == k, echo)
         if echo is not None:
-            self._echo_pos += 1
-            c = echo[0]
-            self._following = k == c[0] and (c[2] is None or s == c[2])
+            self._echo_next(echo[0], k, s)
         self._tokens = (k + 1, d + 1, 0 if s is None else s + 1)
         self._plan_chord = chord
         if k == self.rest:
@@ -356,6 +354,21 @@ class Performer:
         # more firmly: sqrt(echo) > echo, so a figure is restated as a run of notes
         # rather than notes scattered through the model's own line.
         return self.echo ** 0.5
+
+    def _echo_next(self, cand, k, s):
+        """After a value of the answer: the call's next value is matched with the next
+        one, if this one took the call's up; if it took another step of the call's
+        (the model's own way into the figure), the call carries on from there."""
+        call, pos = self._echo, self._echo_pos
+        self._following = k == cand[0] and (cand[2] is None or s == cand[2])
+        if not self._following and s is not None:
+            n = len(call)
+            for j in range(1, n + 1):
+                if call[(pos + j) % n][2] == s:
+                    pos += j
+                    self._following = True
+                    break
+        self._echo_pos = pos + 1
 
     def _echo_candidates(self, chord):
         """The call's value matched with the one being planned, as a one-candidate
