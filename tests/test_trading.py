@@ -377,3 +377,27 @@ def test_traded_answers_echo_their_calls_and_a_deaf_solo_does_not():
            (("listening", listened), ("deaf", deaf), ("other call", other))}
     assert got["listening"] > 0.15 and got["listening"] > 3 * got["deaf"], got
     assert got["listening"] > 2 * got["other call"], got
+
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wjazzd"
+
+
+@pytest.mark.skipif(not (DATA / "solos.csv").is_file(),
+                    reason="the Weimar Jazz Database is not in ../shared/data")
+def test_evaluate_echo_trades_with_held_out_players(tmp_path):
+    """`jazzd evaluate --echo`: real calls (held-out players' choruses), 2-bar turns.
+    The listening answers take up their calls; today's daemon, not listening, and the
+    same answers against another call score what chance gives."""
+    r = subprocess.run([JAZZD_BIN, "evaluate", "--echo", "--corpus", str(DATA), "--trade",
+                        "2", "--json"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    import json
+    rows = {row["name"]: row for row in json.loads(r.stdout)["rows"]}
+    listening = rows["listening, echo 0.5"]["mean"]
+    heard_only = rows["listening, echo 0"]["mean"]
+    deaf = rows["not listening (mode off, today's daemon)"]["mean"]
+    other = rows["listening, echo 0.5, against another chorus's call"]["mean"]
+    assert rows["listening, echo 0.5"]["answers"] > 300
+    assert deaf < 0.05 and other < 0.05, rows
+    assert listening > 0.2 and listening > 5 * deaf and listening > 5 * other, rows
+    assert deaf < heard_only < listening, rows

@@ -140,10 +140,20 @@ def _add_evaluate(sub):
     p.add_argument("--style-gap", action="store_true",
                    help="instead: can a classifier tell jazzd's choruses from held-out "
                         "human ones? (needs --corpus and scikit-learn, the eval extra)")
+    p.add_argument("--echo", action="store_true",
+                   help="instead: trade with held-out human choruses and measure how much "
+                        "of jazzd's answers comes from the call before them, against not "
+                        "listening (needs --corpus)")
+    p.add_argument("--trade", type=int, default=None, metavar="N",
+                   help="--echo: bars per turn (default: the config's interplay.trade_bars)")
+    p.add_argument("--seeds", type=int, default=1, metavar="S",
+                   help="--echo: run every row with S seeds and report their spread "
+                        "(default 1)")
     p.add_argument("--corpus", metavar="DIR",
-                   help="--style-gap: the Weimar Jazz Database CSV export")
-    p.add_argument("--model", default=None, help="--style-gap: 'default' or a model directory")
-    p.add_argument("--config", metavar="FILE", help="--style-gap: jazzd's settings")
+                   help="--style-gap, --echo: the Weimar Jazz Database CSV export")
+    p.add_argument("--model", default=None,
+                   help="--style-gap, --echo: 'default' or a model directory")
+    p.add_argument("--config", metavar="FILE", help="--style-gap, --echo: jazzd's settings")
     p.add_argument("--runs", default=None,
                    help="--style-gap: comma-separated: human, random, arpeggiator, model "
                         "(default: all)")
