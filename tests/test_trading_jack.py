@@ -6,7 +6,8 @@ player's turn and nothing of it sounds into it; it comes in on the downbeat of e
 its own turns; in answer mode it answers each call after the silence and stops when
 the player comes back; it takes up the call (the echo measure of jazzd.grammar.echo);
 it leaves no note hanging on any exit. The timing figures (first onset of a turn
-against its downbeat, the lag of an answer) are printed (`pytest -s`) and kept in
+against its downbeat, how long before the player's downbeat jazzd's last note ends,
+the lag of an answer) are printed (`pytest -s`) and kept in
 `FIGURES` for docs/LIVE.md.
 """
 
@@ -19,6 +20,7 @@ import time
 
 import pytest
 
+from conftest import jack_is_synchronous, pair_notes
 from live import (ChartPlayer, assert_balanced_messages, assert_clean_exit_log, live,  # noqa: F401
                   steady_model, voicing)
 from jazzd.grammar import echo as echo_measure
@@ -32,7 +34,7 @@ BPM = 160
 SPB = 60.0 / BPM
 SPLIT = 60
 CHART = parse_chart("Cm7 | F7 | Bbmaj7 | Ebmaj7 | Am7b5 | D7 | Gm7 | Gm7 |", 4)
-FIGURES = {"first_onset_ms": [], "answer_lag_ms": []}
+FIGURES = {"first_onset_ms": [], "cut_before_player_ms": [], "answer_lag_ms": []}
 # a steady line of eighths, so that every onset can be checked against the beat
 EIGHTHS = {"duration_weights": only_length(6), "rest_probability": 0.0}
 # a few ms of JACK delivery and clock estimation either way, against a contract of
@@ -146,7 +148,7 @@ def check_trade(s, turn_time, n_turns, turn_beats, first_player, score):
     """The acceptance checks on a recorded trade; `turn_time(k)` is when turn k starts.
     Returns the echo of each of jazzd's turns against the call before it, and against
     another call."""
-    notes = [n for n in s.notes() if n[0] < turn_time(n_turns)]
+    notes = [n for n in notes_of(s) if n[0] < turn_time(n_turns)]
     players = [k for k in range(n_turns) if (k % 2 == 0) == first_player]
     jazzd = [k for k in range(n_turns) if k not in players]
     for k in players:
@@ -167,6 +169,8 @@ def check_trade(s, turn_time, n_turns, turn_beats, first_player, score):
         assert mine, f"jazzd played nothing in its turn {k}"
         err = mine[0][0] - a
         FIGURES["first_onset_ms"].append(err * 1e3)
+        if all(n[1] is not None for n in mine):     # how long before the player's
+            FIGURES["cut_before_player_ms"].append((b - max(n[1] for n in mine)) * 1e3)
         assert -EDGE <= err < SPB, f"turn {k}: first onset {err * 1e3:.1f} ms after its start"
         if k - 1 in calls:
             pitches = [n[2] for n in mine]
@@ -186,10 +190,43 @@ def assert_on_the_beat(notes, t0, swing=0.6):
                                       f"(beat {b:.3f})")
 
 
+def heard(s):
+    """[(time, message)] of what jazzd sent, from the two ears. Each ear keeps JACK's
+    order, but its times are when its rtmidi callback ran: on this shared 2-core
+    machine one ear's callback can be held up (the interpreter lock) for tens of ms,
+    so its times run late, never early. When both ears heard the same messages (a
+    synchronous server loses none), each message takes the earlier of its two times;
+    otherwise (an ear lost one) the merge by time of `Live.events`."""
+    a, b = s.rec.snapshot(), s.rec2.snapshot()
+    if [m for _, m in a] == [m for _, m in b]:
+        return [(min(ta, tb), m) for (ta, m), (tb, _) in zip(a, b)]
+    return s.events()
+
+
+def notes_of(s):
+    """[(on, off or None, pitch, velocity)] of `heard(s)`."""
+    return pair_notes(heard(s))
+
+
 def finish(s):
+    """Exit 0 on SIGTERM, no note left hanging, all notes off last, a clean log. The
+    balance is judged per ear: a merge by time can double a message when one ear's
+    times run late (see `heard`); a synchronous server loses nothing, so both ears
+    must be balanced, and on an asynchronous one at least one."""
     assert s.stop() == 0, s.daemon.output()[-3000:]
-    events = s.events()
-    assert_balanced_messages([m for _, m in events])
+    ears = [[m for _, m in r.snapshot()] for r in (s.rec, s.rec2)]
+    if jack_is_synchronous():
+        for ear in ears:
+            assert_balanced_messages(ear)
+    else:
+        errors = []
+        for ear in ears:
+            try:
+                assert_balanced_messages(ear)
+            except AssertionError as e:
+                errors.append(e)
+        assert len(errors) < 2, errors
+    events = heard(s)
     assert events[-1][1] == (0xB0, 123, 0)
     assert_clean_exit_log(s.daemon.output())
     return events
@@ -282,7 +319,7 @@ def test_trade_from_a_song_position_counts_bars_from_there(session):
     time.sleep(0.2)
     finish(s)
     ticks = dict(master.ticks)
-    notes = s.notes()
+    notes = notes_of(s)
     player = [n for n in notes if ticks[8 * 24] + EDGE <= n[0] < ticks[16 * 24] - EDGE]
     assert not player, player
     mine = [n for n in notes if ticks[16 * 24] - EDGE <= n[0] < ticks[24 * 24]]
@@ -309,7 +346,7 @@ def test_answers_follow_calls_of_uneven_length_and_stop_when_the_player_returns(
     score.play(t0, SPB, upto=b + 9).join()
     time.sleep(0.3)
     finish(s)
-    notes = s.notes()
+    notes = notes_of(s)
     mel = [(t0 + nb * SPB, t0 + (nb + length) * SPB) for nb, length, _ in score.melody]
     for on, off, p, _ in notes:      # never a note over the player's
         for a, z in mel:
@@ -328,8 +365,12 @@ def test_answers_follow_calls_of_uneven_length_and_stop_when_the_player_returns(
         lag = mine[0][0] - end
         lags.append(lag)
         FIGURES["answer_lag_ms"].append(lag * 1e3)
-        # a beat, then the next eighth (swung: up to 0.6 of a beat later)
-        assert SPB - 0.01 <= lag <= 1.6 * SPB + 0.015, f"call {i}: answered after {lag:.3f} s"
+        # a beat, then the next eighth (swung: up to 0.6 of a beat later), its first
+        # note TURN_MARGIN (5 ms) after that, plus the delivery jitter that
+        # assert_on_the_beat allows (+14 ms). A call ending exactly on a grid point goes
+        # either way by a hair of jitter: a lag of 1 beat, or of 1.4-1.6.
+        assert SPB - 0.01 <= lag <= 1.6 * SPB + 0.005 + 0.014, \
+            f"call {i}: answered after {lag:.3f} s"
         spans.append(max(n[1] for n in mine) - mine[0][0])
     print(f"\nanswer: lags from the call's last note-off (ms) "
           f"{[round(x * 1e3, 1) for x in lags]}; answer lengths (beats) "
@@ -361,7 +402,7 @@ def test_a_melody_on_its_own_channel(session):
     score.play(t0, SPB, upto=24).join()
     time.sleep(0.3)
     finish(s)
-    notes = s.notes()
+    notes = notes_of(s)
     for b in starts:
         mine = [n for n in notes if t0 + (b + 3) * SPB < n[0] < t0 + (b + 8) * SPB]
         assert mine, f"no answer to the call at beat {b}"
@@ -405,7 +446,7 @@ def test_a_mode_switch_by_cc_in_the_middle_of_a_tune(session):
     out = s.daemon.output()
     for mode in ("trade", "answer", "off"):
         assert f"interplay {mode} (CC30)" in out, out[-2000:]
-    notes = s.notes()
+    notes = notes_of(s)
     assert [n for n in notes if n[0] < at(2 * turn)], "mode off: jazzd plays over the chords"
     for k in (4, 6):                           # the player's turns in trade mode
         assert not [n for n in notes if at(k * turn) + EDGE <= n[0] < at((k + 1) * turn) - EDGE]
@@ -439,7 +480,7 @@ def test_sigterm_in_either_turn_leaves_nothing_hanging(session, whose):
     t0 = _trade_until(s, 4, beat)
     assert s.alive()
     if whose == "jazzd":
-        assert [n for n in s.notes() if n[0] > t0 + 4 * SPB], "jazzd was not playing"
+        assert [n for n in notes_of(s) if n[0] > t0 + 4 * SPB], "jazzd was not playing"
     finish(s)
     assert "exiting on SIGTERM" in s.daemon.output()
 
@@ -459,7 +500,7 @@ def test_sighup_changing_interplay_keeps_the_beat(session):
     th.join()
     time.sleep(0.3)
     finish(s)
-    notes = s.notes()
+    notes = notes_of(s)
     # from bar 5 on the turns are 2 bars: bars 5-6 the player's (turn 2), 7-8 jazzd's
     assert not [n for n in notes if t0 + 16 * SPB + EDGE <= n[0] < t0 + 24 * SPB - EDGE]
     mine = [n for n in notes if t0 + 24 * SPB - EDGE <= n[0] < t0 + 32 * SPB]
