@@ -64,6 +64,17 @@ def stepped(kind, ticks, step):
     return Value(kind, ticks, lo, hi, step)
 
 
+def fold_step(step, max_step=16):
+    """`step` moved by octaves into [-max_step, max_step], keeping its direction: a
+    leap wider than the step vocabulary is the same pitch class an octave nearer (the
+    rule training encodes steps with, and the daemon hears the player's with)."""
+    while step > max_step:
+        step -= 12
+    while step < -max_step:
+        step += 12
+    return step
+
+
 def window_for_step(step):
     """The interval window the training data builds around a real step of `step` semitones."""
     return (step - WINDOW_RADIUS, step + WINDOW_RADIUS)

@@ -175,3 +175,23 @@ def test_ready_section_under_a_private_jack(tmp_path):
     figs = {f["key"]: f for f in section["figures"]}
     assert figs["ready.run"]["n"] == 3 and figs["ready.run"]["ratio"] > 0
     assert figs["ready.run"]["max"] < 30          # sanity: READY=1 did arrive
+
+
+@pytest.mark.jack
+def test_trading_section_under_a_private_jack():
+    """The shipped model trading at 160 bpm: the timing of jazzd's turns and answers,
+    and the echo next to its baseline; well formed, not timed."""
+    p = _bench("--quick", "--json", "--only", "trading", timeout=240)
+    section = json.loads(p.stdout)["sections"]["trading"]
+    if shutil.which("jackd") is None:
+        if os.environ.get("JAZZD_REQUIRE_JACK") == "1":
+            pytest.fail("jackd is not installed and JAZZD_REQUIRE_JACK=1")
+        assert "jackd" in section["not_measured"]
+        return
+    _check_figures(section)
+    figs = {f["key"]: f for f in section["figures"]}
+    assert figs["trading.first_onset"]["n"] >= 3
+    assert figs["trading.cut"]["n"] >= 3
+    assert figs["trading.answer_lag"]["n"] >= 3
+    assert figs["trading.answer_lag"]["ratio"] > 0
+    assert 0 <= figs["trading.echo"]["value"] <= 1

@@ -13,9 +13,13 @@ from types import SimpleNamespace
 from jazzd.live.dispatcher import Dispatcher
 heard = []
 listener = SimpleNamespace(note_on=lambda t, ch, n, v: heard.append((ch, n, v)) or True,
-                           counts=lambda ch, n: True, poll=lambda now: None)
-daemon = SimpleNamespace(cfg={"midi": {"realtime_priority": 0}, "controls": {}},
-                         listener=listener, clock=SimpleNamespace(source="internal"))
+                           counts=lambda ch, n: True, poll=lambda now: None, fresh=None)
+melody = SimpleNamespace(counts=lambda ch, n: False,    # no melody: trading off
+                         settings=SimpleNamespace(mode="off"))
+daemon = SimpleNamespace(cfg={"midi": {"realtime_priority": 0},
+                              "controls": {"interplay_cc": None}},
+                         listener=listener, melody=melody,
+                         clock=SimpleNamespace(source="internal"))
 d = Dispatcher(daemon)
 before = set(sys.modules)
 d.handle(0.0, [0xF0, 0x01, 0x02, 0x91, 60, 100, 0xF7])

@@ -105,8 +105,9 @@ def _model_setting(model):
     return model if model == "default" else os.path.abspath(model)
 
 
-def write_config(path, tag, model, style=None):
-    """The daemon's config: JACK, virtual ports named after `tag`, straight 120 bpm."""
+def write_config(path, tag, model, style=None, extra=None):
+    """The daemon's config: JACK, virtual ports named after `tag`, straight 120 bpm;
+    `extra` sections update it."""
     import yaml
     cfg = {
         "midi": {"backend": "jack", "input": f"virtual:{tag}-in",
@@ -117,6 +118,8 @@ def write_config(path, tag, model, style=None):
     }
     if style:
         cfg["style"] = style
+    for sec, keys in (extra or {}).items():
+        cfg.setdefault(sec, {}).update(keys)
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f, sort_keys=False)
     return path
@@ -125,11 +128,11 @@ def write_config(path, tag, model, style=None):
 class DaemonRun:
     """`jazzd run --config FILE` spawned with NOTIFY_SOCKET; `ready_s` is spawn → READY=1."""
 
-    def __init__(self, ctx, jack, style=None, timeout=30.0):
+    def __init__(self, ctx, jack, style=None, timeout=30.0, extra=None):
         workdir = ctx.shared["workdir"]
         self.tag = f"jzb{uuid.uuid4().hex[:6]}"
         cfg = write_config(os.path.join(workdir, f"{self.tag}.yaml"), self.tag, ctx.model,
-                           style)
+                           style, extra)
         self.logpath = os.path.join(workdir, f"{self.tag}.log")
         self.notify = NotifySocket(workdir)
         env = dict(jack.env, NOTIFY_SOCKET=self.notify.path)

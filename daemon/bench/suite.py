@@ -7,11 +7,14 @@ from jazzd.bench.report import NotMeasured, _loadavg, link_baselines
 from jazzd.service.errors import EX_USAGE, UserError
 
 
-def _live(name):
+def _live(name, module="live"):
     def run(ctx):
-        from jazzd.bench import live as bench_live
+        if module == "trading":
+            from jazzd.bench import trading as bench_live
+        else:
+            from jazzd.bench import live as bench_live
         return getattr(bench_live, "section_" + name)(ctx)
-    run.__doc__ = f"live section {name} (jazzd.bench.live)"
+    run.__doc__ = f"live section {name} (jazzd.bench.{module})"
     return run
 
 
@@ -23,6 +26,7 @@ SECTIONS = {
     "ready": ("jazzd run: start to ready", _live("ready")),
     "playing": ("jazzd run: RSS and CPU while playing", _live("playing")),
     "onset": ("jazzd run: JACK round-trip onset error", _live("onset")),
+    "trading": ("jazzd run: trading and answering at 160 bpm", _live("trading", "trading")),
 }
 
 

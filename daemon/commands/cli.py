@@ -103,6 +103,21 @@ def _add_generate(sub):
     p.add_argument("--model", default=None, help="'default' or a model directory")
     p.add_argument("--config", metavar="FILE", help="take other settings from this config")
     p.add_argument("--wav", metavar="FILE.wav", help="also render to WAV with fluidsynth")
+    p.add_argument("--trade", type=int, default=None, metavar="N",
+                   help="trade turns of N bars (1, 2, 4, 8) with the player's line of "
+                        "--call: jazzd hears the player's turns and plays the others")
+    p.add_argument("--call", metavar="PLAYER.mid",
+                   help="with --trade: the player's line, from bar 1 (its notes in the "
+                        "player's turns are used)")
+    p.add_argument("--call-track", default=None,
+                   help="with --call: the track of the player's line, index or name "
+                        "(default: the track named 'solo', else the first with notes)")
+    p.add_argument("--first", choices=["player", "jazzd"], default=None,
+                   help="with --trade: who takes the first turn (default: the config's "
+                        "interplay.first, player)")
+    p.add_argument("--echo", type=float, default=None,
+                   help="with --trade: 0-1, how strongly jazzd takes up the turn it "
+                        "answers (default: the config's interplay.echo, 0.5)")
     p.set_defaults(module="generate")
 
 
@@ -125,10 +140,20 @@ def _add_evaluate(sub):
     p.add_argument("--style-gap", action="store_true",
                    help="instead: can a classifier tell jazzd's choruses from held-out "
                         "human ones? (needs --corpus and scikit-learn, the eval extra)")
+    p.add_argument("--echo", action="store_true",
+                   help="instead: trade with held-out human choruses and measure how much "
+                        "of jazzd's answers comes from the call before them, against not "
+                        "listening (needs --corpus)")
+    p.add_argument("--trade", type=int, default=None, metavar="N",
+                   help="--echo: bars per turn (default: the config's interplay.trade_bars)")
+    p.add_argument("--seeds", type=int, default=1, metavar="S",
+                   help="--echo: run every row with S seeds and report their spread "
+                        "(default 1)")
     p.add_argument("--corpus", metavar="DIR",
-                   help="--style-gap: the Weimar Jazz Database CSV export")
-    p.add_argument("--model", default=None, help="--style-gap: 'default' or a model directory")
-    p.add_argument("--config", metavar="FILE", help="--style-gap: jazzd's settings")
+                   help="--style-gap, --echo: the Weimar Jazz Database CSV export")
+    p.add_argument("--model", default=None,
+                   help="--style-gap, --echo: 'default' or a model directory")
+    p.add_argument("--config", metavar="FILE", help="--style-gap, --echo: jazzd's settings")
     p.add_argument("--runs", default=None,
                    help="--style-gap: comma-separated: human, random, arpeggiator, model "
                         "(default: all)")

@@ -1,6 +1,7 @@
 """`jazzd evaluate`: score a recorded performance (a MIDI file) against the musical
 bars, over the chord chart it was played on; or, with `--style-gap`, measure how far
-jazzd's choruses are from held-out human ones (jazzd.evaluation.style_gap).
+jazzd's choruses are from held-out human ones (jazzd.evaluation.style_gap); or, with
+`--echo`, how much of its traded answers comes from the calls (jazzd.evaluation.echo).
 
 The statistics are `jazzd.grammar.evaluate`'s; this module reads the file, lines the chart
 up with it (looped to the performance's length), prints the table or JSON, and
@@ -81,12 +82,46 @@ def style_gap(args):
     return 0
 
 
+def echo(args):
+    """`jazzd evaluate --echo --corpus DIR`: how much of jazzd's traded answers comes
+    from the call before them (jazzd.evaluation.echo), against not listening."""
+    import sys
+
+    from jazzd.evaluation import echo as ev
+    from jazzd.model.store import load_model
+    if not args.corpus:
+        raise UserError("--echo needs --corpus DIR, the Weimar Jazz Database CSV export "
+                        "(solos.csv, mcsv_melody/, mcsv_beat/): its held-out players' "
+                        "choruses are the calls", status=EX_USAGE)
+    cfg, _ = config_mod.load_or_default(args.config)
+    if args.model:
+        cfg["improviser"]["model"] = args.model
+    bars = args.trade or cfg["interplay"]["trade_bars"]
+    if bars not in (1, 2, 4, 8):
+        raise UserError(f"--trade {bars}: allowed: one of 1, 2, 4, 8", status=EX_USAGE)
+    if args.seeds < 1:
+        raise UserError(f"--seeds {args.seeds}: at least 1", status=EX_USAGE)
+    model = load_model(cfg["improviser"]["model"])
+    log = (lambda m: print(m, file=sys.stderr, flush=True))
+    rows = ev.run(args.corpus.removeprefix("wjazzd:"), cfg, model, bars, seeds=args.seeds,
+                  log=log)
+    if args.json:
+        print(json.dumps({"trade_bars": bars, "seeds": args.seeds, "rows": rows}, indent=1))
+    else:
+        print(f"echo: share of each answer's interval 3-grams found in the call before it; "
+              f"{bars}-bar turns, {args.seeds} seed(s), model {cfg['improviser']['model']}")
+        print(ev.format_table(rows))
+    return 0
+
+
 def main(args):
     if getattr(args, "style_gap", False):
         return style_gap(args)
+    if getattr(args, "echo", False):
+        return echo(args)
     if not args.performance or not args.chords:
         raise UserError("give a PERFORMANCE.mid and --chords CHART, or --style-gap "
-                        "--corpus DIR", status=EX_USAGE)
+                        "--corpus DIR, or --echo --corpus DIR", status=EX_USAGE)
     defaults = config_mod.defaults()
     bpb = getattr(args, "beats_per_bar", None) or defaults["tempo"]["beats_per_bar"]
     if args.bpm is not None and not 20 <= args.bpm <= 400:

@@ -1,14 +1,18 @@
 """`jazzd generate`: an offline solo over a chord chart, written as a MIDI file (and
-a WAV through fluidsynth with --wav). The command-line flags override the config."""
+a WAV through fluidsynth with --wav). The command-line flags override the config.
+
+With `--trade N --call PLAYER.mid` it trades: turns of N bars alternate, the player's
+taken from the file (and heard by the network), jazzd's improvised; the file gets
+jazzd's line, the player's and the chords on three channels."""
 
 import math
 import os
 import sys
 
 from jazzd.offline.charts import read_chart
-from jazzd.offline.midi_file import write_performance
+from jazzd.offline.midi_file import open_midi, read_notes, write_performance
 from jazzd.offline.render import render_wav
-from jazzd.offline.solo import generate
+from jazzd.offline.solo import generate, generate_trade
 from jazzd.service import config as config_mod
 from jazzd.service.errors import EX_USAGE, UserError
 
@@ -16,7 +20,9 @@ _FLAGS = (("swing", "tempo", "swing"), ("bpm", "tempo", "bpm"),
           ("temperature", "improviser", "temperature"),
           ("lowest_note", "improviser", "lowest_note"),
           ("highest_note", "improviser", "highest_note"),
-          ("model", "improviser", "model"), ("seed", "improviser", "seed"))
+          ("model", "improviser", "model"), ("seed", "improviser", "seed"),
+          ("trade", "interplay", "trade_bars"), ("first", "interplay", "first"),
+          ("echo", "interplay", "echo"))
 
 
 def settings(args):
@@ -51,20 +57,45 @@ def main(args):
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         raise UserError(f"cannot write {args.out}: directory {out_dir} does not exist")
-    solo, chords, perf = generate(cfg, chart, n_bars)
+    trading = getattr(args, "trade", None) is not None
+    if trading != (getattr(args, "call", None) is not None):
+        raise UserError("--trade and --call go together: --trade N --call PLAYER.mid",
+                        status=EX_USAGE)
     ch = cfg["midi"]["output_channel"] - 1
-    chord_ch = (ch + 1) % 16
-    if chord_ch == 9:          # keep the chords off the General MIDI drum channel
-        chord_ch = 10
+    chord_ch = _free_channel(ch, ())
     swing = cfg["tempo"]["swing"]
+    info = {"swing": swing}
+    extra = []
+    if trading:
+        call, _, track = read_notes(open_midi(args.call), getattr(args, "call_track", None))
+        solo, chords, perf, heard = generate_trade(cfg, chart, n_bars, call)
+        player_ch = _free_channel(chord_ch, (ch,))
+        extra.append(("player", [(o, d, p, 90) for o, d, p in heard], player_ch, 65))
+        info.update(trade=cfg["interplay"]["trade_bars"], first=cfg["interplay"]["first"])
+    else:
+        solo, chords, perf = generate(cfg, chart, n_bars)
+    info.update(seed=perf.seed, bars=n_bars)
     write_performance(args.out, [(o, d, p, v) for o, d, p, v in solo], chords,
                       cfg["tempo"]["bpm"], bpb, solo_channel=ch, chord_channel=chord_ch,
-                      info={"swing": swing, "seed": perf.seed, "bars": n_bars})
+                      info=info, extra=extra)
     beats = n_bars * bpb
+    traded = (f"; traded {cfg['interplay']['trade_bars']} bars a turn, "
+              f"{len(extra[0][1])} notes of the player's from {args.call} (track "
+              f"{track}) on channel {extra[0][2] + 1}") if trading else ""
     print(f"{args.out}: {len(solo)} notes over {n_bars} bars ({beats} beats, "
           f"{math.ceil(beats * 60 / cfg['tempo']['bpm'])} s at {cfg['tempo']['bpm']:g} bpm), "
-          f"seed {perf.seed}", file=sys.stdout)
+          f"seed {perf.seed}{traded}", file=sys.stdout)
     if args.wav:
         render_wav(args.out, args.wav)
         print(f"{args.wav}: rendered with fluidsynth", file=sys.stdout)
     return 0
+
+
+def _free_channel(after, taken):
+    """The next channel (0-based) after `after` that is not taken, nor the General MIDI
+    drum channel (10, 0-based 9)."""
+    ch = after
+    while True:
+        ch = (ch + 1) % 16
+        if ch != 9 and ch not in taken and ch != after:
+            return ch

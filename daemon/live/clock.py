@@ -58,6 +58,12 @@ class InternalClock:
         beat = self.beat_at(now)
         self._state = (now, beat, 60.0 / bpm)
 
+    def restart(self, t):
+        """Beat 0 is now `t`: the first note after silence when trading, as a MIDI
+        Start is with an external clock (planned notes are thrown away)."""
+        self._state = (t, 0.0, self._state[2])
+        self.generation += 1
+
     @property
     def bpm(self):
         return 60.0 / self._state[2]
@@ -66,6 +72,9 @@ class InternalClock:
         return self._state[2]
 
     def running(self, now=None):
+        return True
+
+    def counting(self):
         return True
 
     def beat_at(self, t):
@@ -399,6 +408,11 @@ class MidiClock:
         now = time.monotonic() if now is None else now
         last = self._last_raw
         return last is not None and now - last < self.timeout(p)
+
+    def counting(self):
+        """The transport plays (from a Start or Continue until a Stop), even before
+        the tempo is locked: beats count (`beat_at`) and a note has a place."""
+        return self._state[3]
 
     @property
     def bpm(self):

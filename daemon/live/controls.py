@@ -32,3 +32,24 @@ def apply_cc(controls, performer, ch, cc, value):
     if cc == controls["density_cc"]:
         performer.density = rest_probability_of_cc(value)
         log.debug("rest probability %.2f (CC%d)", performer.density, cc)
+
+
+def interplay_mode_of_cc(value):
+    """CC 0..127 → the interplay mode: 0-42 off, 43-85 trade, 86-127 answer (a
+    three-way switch; a pedal or a knob turned all the way either side)."""
+    return "off" if value < 43 else "trade" if value < 86 else "answer"
+
+
+def apply_interplay_cc(controls, melody, ch, cc, value):
+    """Switch the interplay mode if `controls` maps this CC (0-based channel `ch`) to
+    it; the change takes effect at once (see Improviser)."""
+    cc_map = controls.get("interplay_cc")
+    if cc_map is None or cc != cc_map:
+        return
+    chans = controls["channel"]
+    if chans != "all" and ch + 1 not in chans:
+        return
+    mode = interplay_mode_of_cc(value)
+    if mode != melody.settings.mode:
+        melody.set_mode(mode)
+        log.info("interplay %s (CC%d)", mode, cc)

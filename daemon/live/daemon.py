@@ -4,9 +4,11 @@ reload on SIGHUP, and shut down without leaving a note sounding.
 Threads (each mutates only its own state; the others read published snapshots):
 
 - the dispatcher (dispatcher.py): polls the MIDI input every millisecond and routes
-  each message: notes and sustain to the chord listener, clock messages to the MIDI
-  clock, mapped CCs to the live controls; runs the listener's timers;
-- the improviser (improviser.py): plans values, binds pitches late;
+  each message: notes and sustain to the chord listener, the player's melody to the
+  melody listener, clock messages to the MIDI clock, mapped CCs to the live
+  controls; runs the listener's timers;
+- the improviser (improviser.py): plans values, binds pitches late; when trading,
+  hears the player's melody and plays only in its turns or answers;
 - the scheduler (scheduler.py): sends at absolute deadlines, pings the watchdog;
 - the main thread (this module): signals, SIGHUP reload, device loss and
   reconnection, a JACK client the server no longer runs (jack_watch.py), STATUS.
@@ -27,6 +29,7 @@ from jazzd.live.clock import make_clock
 from jazzd.live.dispatcher import Dispatcher
 from jazzd.live.improviser import Improviser
 from jazzd.live.jack_watch import names, open_watch, stale_futexes
+from jazzd.live.melody_listener import MelodyListener, chord_midi
 from jazzd.live.midi_io import jack_period, open_port, open_ports
 from jazzd.live.scheduler import Scheduler
 from jazzd.service import config as config_mod
@@ -38,6 +41,21 @@ log = logging.getLogger("jazzd.run")
 
 STATUS_INTERVAL = 1.0
 SWITCH_INTERVAL = 0.0005     # s: how long a busy thread may keep the GIL from the scheduler
+
+
+def describe_interplay(cfg):
+    """One log line on how jazzd listens to the player's melody."""
+    inter, midi = cfg["interplay"], cfg["midi"]
+    where = []
+    if midi["split_note"] is not None:
+        where.append(f"notes from {midi['split_note']} up")
+    if inter["melody_channels"]:
+        where.append("channel(s) " + ", ".join(map(str, inter["melody_channels"])))
+    how = {"off": "off (the melody is not listened to)",
+           "trade": f"trading {inter['trade_bars']} bars, {inter['first']} first",
+           "answer": f"answering after {inter['answer_after_beats']:g} beat(s) of "
+                     f"silence"}[inter["mode"]]
+    return f"{how}; melody: {' and '.join(where) or 'none'}; echo {inter['echo']:g}"
 
 
 # -- the daemon -------------------------------------------------------------------------
@@ -61,9 +79,12 @@ class Daemon:
         self._jack_closed = False       # closed to be reopened, not open again yet
         self._stale_seen = set()        # deleted futexes seen at the last check
         self.clock = make_clock(cfg["tempo"])
-        self.listener = ChordListener(cfg["midi"], lambda: self.clock.seconds_per_beat(),
+        self.listener = ChordListener(chord_midi(cfg["midi"], cfg["interplay"]),
+                                      lambda: self.clock.seconds_per_beat(),
                                       beat_at=lambda t: self.clock.beat_at(t),
                                       beats_per_bar=cfg["tempo"]["beats_per_bar"])
+        self.melody = MelodyListener(cfg["midi"], cfg["interplay"], lambda: self.clock,
+                                     self.listener.binding_chord)
         self.performer = None
         self.scheduler = self.improviser = self.dispatcher = None
         self._health_seen = {}
@@ -95,7 +116,8 @@ class Daemon:
         self.scheduler.panic()              # a note left by a SIGKILLed predecessor
         self.improviser = Improviser(self.performer, lambda: self.clock, lambda: self.cfg,
                                      self.listener, self.scheduler,
-                                     can_play=lambda: self.output_ok, realtime_priority=rt)
+                                     can_play=lambda: self.output_ok, realtime_priority=rt,
+                                     melody=self.melody)
         self.improviser.latency = self.latency_compensation(midi)
         if self.watch is not None:
             self.jack_ports = self.own_jack_ports()
@@ -114,6 +136,8 @@ class Daemon:
         for th in (self.scheduler, self.improviser, self.dispatcher):
             th.on_error = self._crashed
             th.start()
+        if self.cfg["interplay"]["mode"] != "off":
+            log.info("interplay: %s", describe_interplay(self.cfg))
         self.ready_time = time.monotonic() - t0
         log.info("ready in %.0f ms: %s", self.ready_time * 1e3, self.clock.describe())
         if rt:
@@ -410,7 +434,9 @@ class Daemon:
             self._swap_performer(perf)
         else:
             self._retune_performer(new)
-        self.dispatcher.post_configure(nm, nt["beats_per_bar"])
+        self.dispatcher.post_configure(nm, nt["beats_per_bar"], new["interplay"])
+        if new["interplay"] != old["interplay"]:
+            log.info("interplay: %s", describe_interplay(new))
         logging.getLogger(logs.LOGGER_NAME).setLevel(logs.LEVELS[new["logging"]["level"]])
         self.cfg = new
 

@@ -1,10 +1,17 @@
 """The dispatcher thread: reads the MIDI input and routes every message.
 
-Notes and the sustain pedal go to the chord listener, clock messages to the MIDI
-clock, mapped CCs to the live controls; it also runs the listener's debounce and hold
-timers. It is the only thread that mutates the chord listener, so other threads ask
-it for a reset or a new configuration through its queue (`post_reset`,
-`post_configure`). Bad input is counted and logged, rate-limited; nothing raises.
+Notes and the sustain pedal go to the chord listener, the player's melody (notes at
+or above the split, notes on melody channels) to the melody listener, clock messages
+to the MIDI clock, mapped CCs to the live controls; it also runs the listener's
+debounce and hold timers. It is the only thread that mutates the two listeners, so
+other threads ask it for a reset or a new configuration through its queue
+(`post_reset`, `post_configure`). Bad input is counted and logged, rate-limited;
+nothing raises.
+
+Trading adds two things done here, where the player's notes arrive first: with the
+internal clock, the first note after silence is the downbeat of bar 1
+(`InternalClock.restart`); in answer mode, a melody note while jazzd answers silences
+jazzd at once.
 
 The input is polled, not called back (see midi_io.InputPort for why): every
 POLL_INTERVAL it drains what rtmidi has queued, with the arrival times rtmidi stamped.
@@ -21,7 +28,8 @@ import time
 # of a performance, at the first sysex cut short by another message.
 import mido
 
-from jazzd.live.controls import apply_cc
+from jazzd.live.controls import apply_cc, apply_interplay_cc
+from jazzd.live.melody_listener import chord_midi
 from jazzd.live.scheduler import try_realtime
 from jazzd.service import logs
 
@@ -139,11 +147,18 @@ class Dispatcher(threading.Thread):
         kind = st & 0xF0
         ch = st & 0x0F
         listener = d.listener
-        if kind == 0x90 and n == 3:
+        if (kind == 0x90 or kind == 0x80) and n == 3 and d.melody.counts(ch, data[1]):
+            self.melody_note(t, ch, data[1], data[2] if kind == 0x90 else 0)
+        elif kind == 0x90 and n == 3:
+            if data[2]:
+                self.downbeat(t)
+            fresh = listener.fresh
             if not listener.note_on(t, ch, data[1], data[2]) and data[2] == 0 \
                     and listener.counts(ch, data[1]):
                 self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
                               "(channel %d, note %d)", ch + 1, data[1])
+            if listener.fresh != fresh:
+                d.melody.chord_struck(t, listener.fresh)
         elif kind == 0x80 and n == 3:
             if not listener.note_off(t, ch, data[1]) and listener.counts(ch, data[1]):
                 self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
@@ -152,8 +167,10 @@ class Dispatcher(threading.Thread):
             cc, value = data[1], data[2]
             if cc == 64:
                 listener.sustain(t, ch, value)
-            elif cc in PANIC_CCS and ch in listener.channels:
+            elif cc in PANIC_CCS and (ch in listener.channels
+                                      or ch in d.melody.melody_channels):
                 listener.panic(t, ch)
+                d.melody.panic(t, ch)
                 if cc != 121:                  # all notes / all sound off: now
                     d.scheduler.silence()
                 log.info("CC%d (%s) on channel %d: chord released", cc, PANIC_CCS[cc],
@@ -173,23 +190,62 @@ class Dispatcher(threading.Thread):
             if msg.type != "sysex":
                 self.handle(t, msg.bytes())
 
+    def melody_note(self, t, ch, note, velocity):
+        """A note of the player's melody (velocity 0: its end)."""
+        d = self.d
+        melody = d.melody
+        if velocity:
+            self.downbeat(t)
+            melody.note_on(t, ch, note, velocity)
+            if melody.settings.mode == "answer" and d.improviser.speaking:
+                d.scheduler.silence()          # the player is back: jazzd stops now
+        elif not melody.note_off(t, ch, note):
+            self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
+                          "(channel %d, note %d)", ch + 1, note)
+
+    def downbeat(self, t):
+        """Trading on the internal clock: the first note after silence (nothing held,
+        no chord, no melody for `hold_beats`) is the downbeat of bar 1, as a Start is
+        with MIDI clock, so the turns fall where the player counts them. Also with the
+        mode off when a CC may switch it on (`controls.interplay_cc`): the turns are
+        then where the tune's bars are."""
+        d = self.d
+        clock, listener, melody = d.clock, d.listener, d.melody
+        if clock.source != "internal" or (melody.settings.mode == "off"
+                                          and d.cfg["controls"]["interplay_cc"] is None) \
+                or listener.chord or listener.fresh or listener.sounding_notes():
+            return
+        hold = d.cfg["midi"]["hold_beats"] * clock.seconds_per_beat()
+        if not melody.idle(t, max(hold, clock.seconds_per_beat())):
+            return
+        clock.restart(t)
+        listener.form.reset()
+        log.info("bar 1 starts now: the first note after silence (interplay %s)",
+                 melody.settings.mode)
+
     def post_reset(self):
         """Forget every held note (the input device went away), on this thread."""
         self.queue.put((time.monotonic(), (_RESET,)))
 
-    def post_configure(self, midi_cfg, beats_per_bar):
-        """Apply a reloaded `midi` section and metre to the chord listener, on this
-        thread (the only one that touches it)."""
-        self.queue.put((time.monotonic(), (_CONFIGURE, midi_cfg, beats_per_bar)))
+    def post_configure(self, midi_cfg, beats_per_bar, interplay_cfg):
+        """Apply a reloaded `midi` section, metre and `interplay` section to the two
+        listeners, on this thread (the only one that touches them)."""
+        self.queue.put((time.monotonic(), (_CONFIGURE, midi_cfg, beats_per_bar,
+                                           interplay_cfg)))
 
     def _internal(self, t, item):
         if item[0] == _RESET:
             self.d.listener.reset(t)
+            self.d.melody.reset(t)
         elif item[0] == _CONFIGURE:
-            self.d.listener.configure(item[1], t, item[2])
+            midi_cfg, bpb, inter = item[1:]
+            self.d.listener.configure(chord_midi(midi_cfg, inter), t, bpb)
+            self.d.melody.configure(midi_cfg, inter)
 
     def control(self, ch, cc, value):
-        apply_cc(self.d.cfg["controls"], self.d.performer, ch, cc, value)
+        controls = self.d.cfg["controls"]
+        apply_cc(controls, self.d.performer, ch, cc, value)
+        apply_interplay_cc(controls, self.d.melody, ch, cc, value)
 
 
 PANIC_CCS = {120: "all sound off", 121: "reset all controllers", 123: "all notes off"}

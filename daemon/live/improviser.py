@@ -24,16 +24,37 @@ It falls silent, ending the phrase (`Performer.end_phrase`; the LSTM state is ke
 when the chord goes (NO_CHORD after `hold_beats`), the clock stops, the output is lost,
 the performer is switched off, or someone silenced the scheduler (its epoch changed).
 It starts again on the next eighth-note grid point once all of that is back.
+
+Trading (`interplay.mode`, docs/LIVE.md "Trading"). The thread owns an `Ear` and feeds
+it the melody listener's events, so the player's line goes through the performer's
+network (`Performer.hear`) as it is played. jazzd plays only in a window:
+
+- trade: jazzd's turns (`jazzd.grammar.turns`). Planning starts just before the
+  turn's downbeat, after the ear has told the whole call (its last note cut at the
+  downbeat, the rest up to it); the first value is a note on the downbeat; nothing is
+  planned from the next player's downbeat on, and a note tied over it is cut there.
+  Player's notes that start in jazzd's turn are not heard.
+- answer: once the call (the notes since the last answer) has been followed by
+  `answer_after_beats` of silence, from the next eighth-note grid point, for the
+  call's length rounded up to a beat. A melody note-on silences it at once (the
+  dispatcher does that, as `speaking` says; this thread checks too).
+
+A mode switch (CC or reload) takes effect at once: to trade, a phrase in jazzd's
+turn goes on to the turn's end and one in the player's turn is silenced; to answer,
+jazzd goes on until the player comes in; to off, it plays on.
 """
 
 import collections
 import logging
+import queue
 import threading
 import time
 
 from jazzd.live.scheduler import try_realtime
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.swing import swung_beats
+from jazzd.grammar.turns import JAZZD, Turns
+from jazzd.model.ear import Ear
 
 log = logging.getLogger("jazzd.improviser")
 
@@ -42,13 +63,18 @@ START_LEAD = 0.02            # ... at least this far (s) beyond the binding lead
 MAX_WAIT = 0.01              # the loop re-reads the clock at least this often
 LATE_DROP = 0.005            # a note whose onset is this far past is skipped, not played
 GRACE_LEAD = 0.002           # a graced note is bound this long before it is sent
+# Trading: a turn's first note sounds this long after the turn's downbeat, and jazzd's
+# notes end this long before the player's. JACK delivers at the next period and an
+# external clock's phase is known to a millisecond or so: without the margin, a note
+# on the downbeat lands a hair before it about half the time, in the other's turn.
+TURN_MARGIN = 0.005
 
 
 class Improviser(threading.Thread):
     """`clock()`, `cfg()` and `can_play()` are callables, so a reload can swap them."""
 
     def __init__(self, performer, clock, cfg, listener, scheduler, can_play=lambda: True,
-                 realtime_priority=0):
+                 realtime_priority=0, melody=None):
         super().__init__(name="jazzd-improviser", daemon=True)
         self.realtime_priority = realtime_priority
         self.performer = performer
@@ -69,6 +95,17 @@ class Improviser(threading.Thread):
         self.latency = 0.0                  # s: play this much early (midi_io latency)
         self.phrases = 0
         self.on_error = None
+        # trading
+        self.melody = melody                # the melody listener (events, settings, down)
+        self.until = None                   # tick the phrase must end by, None = open
+        self.window_start = None            # tick the phrase began at
+        self.opening = False                # the next value opens a turn: a note
+        self.speaking = False               # answering: a melody note-on silences it
+        self.ear = None
+        self._mode = "off"
+        self._ear_gen = None                # the clock generation the ear counts in
+        self._turns = None                  # (key, Turns)
+        self._turn_played = None            # index of jazzd's turn played last
 
     def stop(self, timeout=1.0):
         self._halt.set()
@@ -92,10 +129,13 @@ class Improviser(threading.Thread):
     # -- one pass --------------------------------------------------------------------
 
     def _end_phrase(self):
+        self.speaking = False
         if self.active:
             self.active = False
             self.plan.clear()
             self.performer.end_phrase()
+            if self.ear is not None:
+                self.ear.position = self.cursor       # where the network's line is
 
     def step(self, now):
         """Plan and bind what is due at `now`; return seconds until the next pass."""
@@ -107,7 +147,12 @@ class Improviser(threading.Thread):
         if self.active and (not playable or clock.generation != self._gen
                             or scheduler.epoch != self._epoch):
             self._end_phrase()
-        if not self.active:
+        inter = self.melody.settings if self.melody is not None else None
+        if inter is not None and (inter.mode != "off" or self._mode != "off"):
+            wait = self._interplay(now, clock, cfg, inter, playable)
+            if wait is not None:
+                return wait
+        elif not self.active:
             if not (playable and self.listener.chord):
                 return MAX_WAIT
             self._start(clock, cfg, now)
@@ -119,17 +164,24 @@ class Improviser(threading.Thread):
         ahead = imp["realize_ahead_ms"] / 1000.0
         early = self.latency
 
-        # 1. plan values up to plan_ahead_beats ahead
+        # 1. plan values up to plan_ahead_beats ahead (and not past a turn's end)
         horizon = (clock.beat_at(now) + imp["plan_ahead_beats"]) * TPQ
         guess = self.listener.binding_chord()
         anticipate = imp["anticipate_changes"] and guess
-        while self.cursor <= horizon and len(self.plan) < 256:
+        until = self.until
+        while self.cursor <= horizon and len(self.plan) < 256 and (
+                until is None or self.cursor < until):
             # plan against the chord the form memory expects at the onset, as the
             # offline path plans against the chart's (the heads learned rhythm and
             # kind around the changes; a stale guess hides them)
             expected = (self.listener.anticipate(swung_beats(self.cursor, swing), guess)
                         if anticipate else None)
-            value = perf.next_value(self.cursor % bar, expected or guess)
+            chord = expected or guess
+            if self.opening:                  # a turn or an answer starts on time
+                self.opening = False
+                value = perf.next_value(self.cursor % bar, chord, no_rest=True)
+            else:
+                value = perf.next_value(self.cursor % bar, chord)
             self.plan.append((self.cursor, value))
             self.cursor += value.ticks
 
@@ -166,11 +218,16 @@ class Improviser(threading.Thread):
             elif graced:
                 onset += grace                # waited for a chord landing on the beat
                 self.graced += 1
+            if tick == self.window_start and until is not None:
+                onset = max(onset, clock.time_of(beat) - early + TURN_MARGIN)
             pitch = perf.realize(value, chord, tick % bar)
             if pitch is None:
                 continue                      # a rest
             end = clock.time_of(swung_beats(tick + value.ticks, swing)) - early
             off = onset + imp["gate"] * (end - onset)
+            if until is not None:             # ends by the next player's downbeat
+                off = min(off, clock.time_of(swung_beats(until, swing)) - early
+                          - TURN_MARGIN)
             velocity = perf.velocity(tick % bar)
             scheduler.note(onset, off, pitch, velocity, self._epoch)
             now = time.monotonic()
@@ -178,12 +235,181 @@ class Improviser(threading.Thread):
 
     def _start(self, clock, cfg, now):
         """Begin a phrase at the next eighth-note grid point far enough ahead."""
+        self._begin(clock, self._next_grid(clock, cfg, now), None)
+
+    def _next_grid(self, clock, cfg, now):
+        """The first eighth-note grid tick far enough ahead of `now` to be planned."""
         ahead = cfg["improviser"]["realize_ahead_ms"] / 1000.0
         first = clock.beat_at(now + ahead + START_LEAD) * TPQ
-        tick = int(-(-first // START_GRID)) * START_GRID
-        self.cursor = max(tick, 0)
+        return max(int(-(-first // START_GRID)) * START_GRID, 0)
+
+    def _begin(self, clock, tick, until, opening=False):
+        self.cursor = self.window_start = tick
+        self.until = until
+        self.opening = opening
         self.plan.clear()
         self._gen = clock.generation
         self._epoch = self.scheduler.epoch
         self.active = True
         self.phrases += 1
+
+    # -- trading -------------------------------------------------------------------------
+
+    def _interplay(self, now, clock, cfg, inter, playable):
+        """Trade and answer: hear the player, and start jazzd only in its window.
+        Returns a wait (s) while jazzd stays silent, or None to plan and bind."""
+        if self.ear is None:
+            self.ear = Ear(self.performer, cfg["tempo"]["swing"],
+                           lambda _tick: self.listener.binding_chord(),
+                           cfg["tempo"]["beats_per_bar"] * TPQ)
+        ear = self.ear
+        ear.performer = self.performer            # a reload may bring a new one
+        ear.swing = cfg["tempo"]["swing"]
+        ear.bar_ticks = cfg["tempo"]["beats_per_bar"] * TPQ
+        self.performer.echo = inter.echo
+        if clock.generation != self._ear_gen:     # a Start, a song position, bar 1
+            self._ear_gen = clock.generation
+            ear.forget()
+            ear.position = None
+            self._turn_played = None
+        turns = self._turn_grid(inter, cfg)
+        if inter.mode != self._mode:
+            self._switch(inter.mode, clock, now, turns)
+        self._listen(clock, inter, turns)
+        if inter.mode == "off":
+            if not self.active:
+                if not (playable and self.listener.chord):
+                    return MAX_WAIT
+                self._start(clock, cfg, now)
+            return None
+        if self.active:
+            if self.speaking and self.melody.down:     # the player is back
+                self.scheduler.silence()
+                self._end_phrase()
+            elif self.plan or self.until is None or self.cursor < self.until:
+                return None
+            else:
+                self._end_phrase()                      # the window is played
+        if not (playable and self.listener.chord):
+            return MAX_WAIT
+        if inter.mode == "trade":
+            return self._trade_start(now, clock, cfg, turns)
+        return self._answer_start(now, clock, cfg, inter)
+
+    def _turn_grid(self, inter, cfg):
+        key = (inter.trade_bars, cfg["tempo"]["beats_per_bar"], inter.first)
+        if self._turns is None or self._turns[0] != key:
+            self._turns = (key, Turns(*key))
+            self._turn_played = None          # counted on the old grid
+        return self._turns[1]
+
+    def _lead(self, cfg):
+        return cfg["improviser"]["realize_ahead_ms"] / 1000.0 + START_LEAD + MAX_WAIT
+
+    def _switch(self, mode, clock, now, turns):
+        """The mode changed (a CC, a reload): at once."""
+        old, self._mode = self._mode, mode
+        self._turn_played = None
+        if old == "off":
+            while True:                                # heard before, not listened to
+                try:
+                    self.melody.events.get_nowait()
+                except queue.Empty:
+                    break
+        if old == "off" or not self.active:
+            self.ear.forget()
+            if not self.active:
+                self.ear.position = None
+        if not self.active:
+            return
+        if mode == "off":
+            self.until = None
+            self.speaking = False
+        elif mode == "answer":
+            self.speaking = True                       # on until the player comes in
+        else:
+            tick = clock.beat_at(now) * TPQ
+            if turns.owner(tick) == JAZZD:             # go on to the end of the turn
+                start, end = turns.jazzd_turn(tick)
+                self.until = end if self.until is None else min(self.until, end)
+                self._turn_played = turns.index(start)
+                self.speaking = False
+                while self.plan and self.plan[-1][0] >= self.until:
+                    self.plan.pop()
+            else:
+                self.scheduler.silence()
+                self._end_phrase()
+
+    def _listen(self, clock, inter, turns):
+        """Tell the ear what the melody listener queued since the last pass."""
+        events = self.melody.events
+        ear = self.ear
+        trade = inter.mode == "trade"
+        gen = clock.generation
+        while True:
+            try:
+                ev = events.get_nowait()
+            except queue.Empty:
+                return
+            if ev[1] != gen or inter.mode == "off":
+                continue
+            kind = ev[0]
+            if kind == "on":
+                tick = ear.tick_of(ev[3])
+                if trade and (self.active or turns.owner(tick) == JAZZD):
+                    continue                  # the player plays over jazzd's turn
+                if self.speaking:             # answer: the player is back
+                    self.scheduler.silence()
+                    self._end_phrase()
+                ear.on(tick, ev[4], ev[5])
+            elif kind == "off":
+                ear.off(ev[3], ev[4])
+            else:
+                ear.chord(ev[3], ev[4])
+
+    def _trade_start(self, now, clock, cfg, turns):
+        """Start jazzd's turn on its downbeat (or, coming in late, on the next eighth),
+        once the ear has told the call."""
+        early = self.latency
+        lead = self._lead(cfg)
+        tick_now = clock.beat_at(now) * TPQ
+        start, end = turns.jazzd_turn(tick_now)
+        index = turns.index(start)
+        if start <= tick_now:                          # inside jazzd's turn already
+            tick = self._next_grid(clock, cfg, now)
+            if index == self._turn_played or end - tick < TPQ:
+                start, end = start + 2 * turns.length, end + 2 * turns.length
+                index += 2
+            else:
+                return self._open(clock, tick, end, index)
+        wait = clock.time_of(start / TPQ) - early - now - lead
+        if wait > 0:
+            return min(wait, MAX_WAIT)
+        return self._open(clock, start, end, index)
+
+    def _answer_start(self, now, clock, cfg, inter):
+        """Answer the call once the player's melody has been silent long enough."""
+        ear = self.ear
+        if ear.call_start is None or self.melody.down or ear.sounding() \
+                or ear.call_end is None:
+            return MAX_WAIT
+        due = ear.call_end + inter.answer_after_beats * TPQ
+        tick = max(int(-(-due // START_GRID)) * START_GRID, self._next_grid(clock, cfg, now))
+        wait = clock.time_of(swung_beats(tick, cfg["tempo"]["swing"])) - self.latency \
+            - now - self._lead(cfg)
+        if wait > 0:
+            return min(wait, MAX_WAIT)
+        span = max(ear.call_end - ear.call_start, 1)
+        length = int(-(-span // TPQ)) * TPQ
+        self._open(clock, tick, tick + length, None)
+        self.speaking = True
+        return None
+
+    def _open(self, clock, tick, until, turn):
+        """Begin jazzd's window [tick, until): the ear tells the call up to it first."""
+        self.ear.flush(tick)
+        self.ear.answered()
+        log.debug("playing ticks %d-%d; %d notes heard so far", tick, until, self.ear.told)
+        self._begin(clock, tick, until, opening=True)
+        self._turn_played = turn
+        return None

@@ -18,6 +18,15 @@ change, no rest after an approach) the model now learns from the corpus; only
 
 Values and pitches come from two RNGs derived from one seed, so the sequence of values
 does not depend on how far ahead the caller plans before realising.
+
+Trading (docs/LIVE.md, "Trading"): `hear(pitch, ticks, tick, chord)` feeds the player's
+line through the same network, one value at a time, with the player's tokens and
+condition and no draw, so the state moves with what the player plays; the line's
+previous pitch and chord become the player's, and the motif memory records the
+player's notes too. The values heard since jazzd last played are the *call*; the next
+`next_value` begins the answer, which follows the call note by note with the weight
+`echo` (its rhythm and its intervals, sequenced from where jazzd is; each pitch still
+bound late against the chord then). Nothing of this runs unless `hear` is called.
 """
 
 import random
@@ -27,7 +36,7 @@ import numpy as np
 from jazzd.grammar.features import condition_into
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.unparse import realize as unparse_realize
-from jazzd.grammar.values import Value, classify, kind_mask, stepped
+from jazzd.grammar.values import Value, classify, fold_step, kind_mask, stepped
 from jazzd.model.motif import MotifMemory
 from jazzd.model.network import Network
 from jazzd.model.style import Style, draw, strong_ticks
@@ -89,6 +98,17 @@ class Performer:
         self._prev_pitch = None
         self._repeats = 0
         self._prev_symbol = None
+        # trading: the call being heard, and the answer that follows it
+        self.echo = 0.0              # weight of the call's proposal while answering
+        self._speaking = True        # jazzd played last (a `hear` starts a new call)
+        self._call = []              # the values heard since: (kind, dur, step index)
+        self._call_offset = 0        # octaves that bring the call next to jazzd's line
+        self._call_prev = None       # the previous heard pitch (offset), for its steps
+        self._echo = None            # the call the current answer follows, or None
+        self._echo_pos = 0           # ... the call's value the next one is matched with
+        self._following = True       # the last value took the call's up
+        self._dur_index = {}         # ticks -> the nearest duration of the vocabulary
+        self._max_step = max(abs(s) for s in self.steps) if self.steps else 0
 
     def set_style(self, style_cfg):
         """Style biases and motif weight (a reload keeps the network's state)."""
@@ -104,10 +124,13 @@ class Performer:
 
     # ---- planning -------------------------------------------------------------------
 
-    def next_value(self, bar_tick, chord):
+    def next_value(self, bar_tick, chord, no_rest=False):
         """The value whose onset is at `bar_tick` (ticks into the bar), over `chord`
-        (the best guess of the chord there)."""
+        (the best guess of the chord there). `no_rest`: a note, not a rest (the first
+        value of a turn or an answer, which must start on time)."""
         bar_tick %= self.bar_ticks
+        if not self._speaking:
+            self._begin_answer()
         T = self.temperature
         style = self.style
         cond = condition_into(self._cond, bar_tick, chord, self.beats_per_bar,
@@ -115,13 +138,17 @@ class Performer:
         net = self.net
         net.advance(*self._tokens, cond)
         cands = self._candidates(chord) if self.motif_weight > 0 else None
+        echo = self._echo_candidates(chord) if self._echo and self.echo > 0 else None
 
         after_a = self._tokens[0] - 1 == style.approach
         p = style.kind_distribution(net.kind_logits(), bar_tick, T, self.density, after_a)
+        if no_rest and p[self.rest] < 1.0:
+            p[self.rest] = 0.0
+            p /= p.sum()
         self._keep_kinds(p, chord)
-        k = self._draw(p, cands, 0, None)
+        k = self._draw(p, cands, 0, None, echo)
         p = style.dur_distribution(net.dur_logits(k), T, bar_tick)
-        d = self._draw(p, cands, 1, lambda c: c[0] == k)
+        d = self._draw(p, cands, 1, lambda c: c[0] == k, echo)
         ticks = self.durations[d]
         kind = self.kinds[k]
         s = None
@@ -129,9 +156,11 @@ class Performer:
             p = style.step_distribution(net.step_logits(k, d), T,
                                         after_a and kind == "C")
             self._keep_kind(p, kind, chord)
-            s = self._draw(p, cands, 2, lambda c: c[0] == k and c[1] == d) \
+            s = self._draw(p, cands, 2, lambda c: c[0] == k and c[1] == d, echo) \
                 if cands and any(c[0] == k and c[1] == d for c in cands) \
-                else self._draw(p, cands, 2, lambda c: c[0] == k)
+                else self._draw(p, cands, 2, lambda c: c[0] == k, echo)
+        if echo is not None:
+            self._echo_next(echo[0], k, s)
         self._tokens = (k + 1, d + 1, 0 if s is None else s + 1)
         self._plan_chord = chord
         if k == self.rest:
@@ -225,22 +254,151 @@ class Performer:
             out.append((k, d, s, w))
         return out or None
 
-    def _draw(self, p, cands, slot, keep):
+    def _draw(self, p, cands, slot, keep, echo=None):
         """Draw from head distribution `p`, first mixing in the motif proposal's
         marginal on this head (`slot` 0 kind, 1 duration, 2 step) over the candidates
-        that agree with what was drawn so far (`keep`)."""
+        that agree with what was drawn so far (`keep`), then the call's (`echo`, while
+        answering)."""
         if cands:
-            q = self._q[len(p)]
-            q.fill(0.0)
-            for c in cands:              # never what the style or the chord forbids
-                if (keep is None or keep(c)) and p[c[slot]] > 0:
-                    q[c[slot]] += c[3]
-            total = q.sum()
-            if total > 0:
-                q *= self.motif_weight / total
-                p *= 1.0 - self.motif_weight
-                p += q
+            self._mix(p, cands, slot, keep, self.motif_weight)
+        if echo:
+            # the call's next value, whatever was drawn before it: a step of it that
+            # lands on another kind than the one drawn has probability 0 here already
+            self._mix(p, echo, slot, None,
+                      self._echo_hold if self._following else self.echo)
         return draw(p, self._value_rng, self._cum[len(p)])
+
+    def _mix(self, p, cands, slot, keep, weight):
+        q = self._q[len(p)]
+        q.fill(0.0)
+        for c in cands:                  # never what the style or the chord forbids
+            if (keep is None or keep(c)) and c[slot] is not None and p[c[slot]] > 0:
+                q[c[slot]] += c[3]
+        total = q.sum()
+        if total > 0:
+            q *= weight / total
+            p *= 1.0 - weight
+            p += q
+
+    # ---- hearing (trading) ----------------------------------------------------------
+
+    def hear(self, pitch, ticks, tick, chord):
+        """The player's next value: a note of `pitch` (None: a rest) whose onset is at
+        `tick` (into the bar or from bar 1), lasting `ticks` to the next onset, over
+        `chord` (sounding at its onset). One network step with the player's tokens and
+        the condition of its onset, as training reads a solo; nothing is drawn. The
+        line continues from it: the next step's previous value, pitch and chord are the
+        player's. Returns the value heard."""
+        if self._speaking:
+            self._new_call()
+        bar_tick = tick % self.bar_ticks
+        cond = condition_into(self._cond, bar_tick, chord, self.beats_per_bar,
+                              self._plan_pitch, self.middle, chord != self._plan_chord)
+        self.net.advance(*self._tokens, cond)
+        d = self._nearest_duration(ticks)
+        s = None
+        if pitch is None:
+            k = self.rest
+            self.motif.rest()
+            value = Value("R", ticks)
+        else:
+            if self._call_prev is None:        # the call's first note: near the line
+                ref = self._plan_pitch if self._plan_pitch is not None else self.middle
+                self._call_offset = 12 * round((ref - pitch) / 12)
+            heard = pitch + self._call_offset
+            kind = classify(pitch, chord)
+            k = self._kind_index[kind]
+            before = self._call_prev if self._call_prev is not None else self._plan_pitch
+            step = None
+            if before is not None:
+                step = fold_step(heard - before, self._max_step)
+                s = self._step_index.get(step)
+            self._call_prev = heard
+            here = self._in_register(heard)
+            self._plan_repeats = self._plan_repeats + 1 if here == self._plan_pitch else 1
+            self._repeats = self._repeats + 1 if here == self._prev_pitch else 1
+            self._plan_pitch = self._prev_pitch = here
+            self._prev_symbol = chord.symbol
+            self.motif.note(d, s)
+            value = stepped(kind, ticks, step)
+        self._tokens = (k + 1, d + 1, 0 if s is None else s + 1)
+        self._plan_chord = chord
+        self._call.append((k, d, s))
+        return value
+
+    def _new_call(self):
+        self._speaking = False
+        self._call = []
+        self._call_offset = 0
+        self._call_prev = None
+
+    def _begin_answer(self):
+        """jazzd plays again after hearing: the call it heard is what it answers (its
+        notes from the first to the last; the call's first step, from what came
+        before it, is not part of the figure)."""
+        self._speaking = True
+        call = self._call
+        i, j = 0, len(call)
+        while i < j and call[i][0] == self.rest:
+            i += 1
+        while j > i and call[j - 1][0] == self.rest:
+            j -= 1
+        self._echo = [(k, d, None if n == i else s) for n, (k, d, s) in
+                      enumerate(call[i:j], i)] or None
+        self._echo_pos = 0
+        self._following = True
+
+    @property
+    def _echo_hold(self):
+        # Once the answer has taken a note of the call up, it holds on to the figure
+        # more firmly: sqrt(echo) > echo, so a figure is restated as a run of notes
+        # rather than notes scattered through the model's own line.
+        return self.echo ** 0.5
+
+    def _echo_next(self, cand, k, s):
+        """After a value of the answer: the call's next value is matched with the next
+        one, if this one took the call's up; if it took another step of the call's
+        (the model's own way into the figure), the call carries on from there."""
+        call, pos = self._echo, self._echo_pos
+        self._following = k == cand[0] and (cand[2] is None or s == cand[2])
+        if not self._following and s is not None:
+            n = len(call)
+            for j in range(1, n + 1):
+                if call[(pos + j) % n][2] == s:
+                    pos += j
+                    self._following = True
+                    break
+        self._echo_pos = pos + 1
+
+    def _echo_candidates(self, chord):
+        """The call's value matched with the one being planned, as a one-candidate
+        proposal (kind index, dur index, step index or None, weight): a note's kind is
+        judged where its step would land from jazzd's line, against `chord`."""
+        k, d, s = self._echo[self._echo_pos % len(self._echo)]
+        if k != self.rest and s is not None and self._plan_pitch is not None and chord:
+            target = self._in_register(self._plan_pitch + self.steps[s])
+            k = self._kind_index[classify(target, chord)]
+        else:
+            s = None
+        return [(k, d, s, 1.0)]
+
+    def _nearest_duration(self, ticks):
+        """The vocabulary's duration index for a heard length: itself, or the nearest
+        (the shorter on a tie), as training maps a rare length (train/vocab.py)."""
+        d = self._dur_index.get(ticks)
+        if d is None:
+            durs = self.durations
+            d = min(range(len(durs)), key=lambda j: (abs(durs[j] - ticks), durs[j]))
+            if len(self._dur_index) < 4096:
+                self._dur_index[ticks] = d
+        return d
+
+    def _in_register(self, pitch):
+        while pitch > self.high and pitch - 12 >= self.low:
+            pitch -= 12
+        while pitch < self.low and pitch + 12 <= self.high:
+            pitch += 12
+        return pitch
 
     # ---- realisation ----------------------------------------------------------------
 

@@ -17,13 +17,16 @@ def _ticks(beats):
 
 
 def write_performance(path, solo, chords, bpm, beats_per_bar=4, solo_channel=0,
-                      chord_channel=1, info=None, solo_program=66, chord_program=0):
+                      chord_channel=1, info=None, solo_program=66, chord_program=0,
+                      extra=()):
     """Write a type-1 SMF: track "solo" (tempo, meter, info text, the line) and track
-    "chords" (block voicings on their own channel).
+    "chords" (block voicings on their own channel), then the `extra` tracks.
 
     solo: [(onset_beats, duration_beats, pitch, velocity)];
     chords: [(onset_beats, duration_beats, [pitches], velocity)];
-    info: {key: value} written as one text event, e.g. {"swing": 0.6, "seed": 1}.
+    info: {key: value} written as one text event, e.g. {"swing": 0.6, "seed": 1};
+    extra: [(name, notes like solo's, channel, program)], e.g. the player's line of a
+    trade.
     Everything is integer ticks and sorted deterministically, so equal input gives a
     byte-identical file.
     """
@@ -40,6 +43,10 @@ def write_performance(path, solo, chords, bpm, beats_per_bar=4, solo_channel=0,
     head = [mido.MetaMessage("track_name", name="chords", time=0),
             mido.Message("program_change", channel=chord_channel, program=chord_program)]
     mid.tracks.append(_track(head, chords, chord_channel))
+    for name, notes, channel, program in extra:
+        head = [mido.MetaMessage("track_name", name=name, time=0),
+                mido.Message("program_change", channel=channel, program=program)]
+        mid.tracks.append(_track(head, [(o, d, [p], v) for o, d, p, v in notes], channel))
     try:
         mid.save(path)
     except OSError as e:

@@ -71,3 +71,23 @@ def generate(cfg, chart, n_bars, seed=None, model=None):
     solo = play(perf, timeline, n_bars, swing, cfg["improviser"]["gate"])
     chords = chord_track(timeline, n_bars, chart.bar_ticks, swing)
     return solo, chords, perf
+
+
+def generate_trade(cfg, chart, n_bars, call, seed=None, model=None):
+    """(solo notes, chord notes, performer, the player's notes heard) of a trade over
+    `n_bars` of `chart` under `cfg` (its `interplay` section: trade_bars, first, echo),
+    the player's turns taken from `call` [(onset_beats, duration_beats, pitch)]."""
+    from jazzd.grammar.turns import Turns
+    from jazzd.model.performer import Performer, load_performer
+    from jazzd.offline.trade import trade
+    perf = (Performer(model, cfg, seed=seed) if model is not None
+            else load_performer(cfg, seed=seed))
+    inter = cfg["interplay"]
+    perf.echo = inter["echo"]
+    timeline = chart.timeline(n_bars)
+    swing = cfg["tempo"]["swing"]
+    turns = Turns(inter["trade_bars"], chart.beats_per_bar, inter["first"])
+    solo, heard, _ = trade(perf, timeline, n_bars, swing, cfg["improviser"]["gate"],
+                           turns, call)
+    chords = chord_track(timeline, n_bars, chart.bar_ticks, swing)
+    return solo, chords, perf, heard

@@ -78,6 +78,47 @@ def _channels():
     return check, "'all' or a list of MIDI channels 1-16"
 
 
+def _channel_list():
+    def check(v):
+        if v is None:
+            return []
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = [v]
+        if (not isinstance(v, list)
+                or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 16
+                           for c in v)):
+            raise ValueError
+        return sorted(set(v))
+
+    return check, "a list of MIDI channels 1-16 (empty for none)"
+
+
+def _whole(*options):
+    """One of some integers (not a bool, not a fraction)."""
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v not in options \
+                or not float(v).is_integer():
+            raise ValueError
+        return int(v)
+
+    return check, "one of " + ", ".join(str(o) for o in options)
+
+
+def _mode():
+    """off | trade | answer. YAML 1.1 reads a bare `off` as false: that is off too."""
+    def check(v):
+        if v is False:
+            return "off"
+        if v not in MODES:
+            raise ValueError
+        return v
+
+    return check, "one of " + ", ".join(MODES)
+
+
+MODES = ("off", "trade", "answer")
+
+
 def _seed():
     def check(v):
         if v is None:
@@ -202,6 +243,16 @@ SCHEMA = {
         "temperature_cc": S(None, _cc()),
         "enable_cc": S(None, _cc()),
         "density_cc": S(None, _cc()),
+        "interplay_cc": S(None, _cc()),
+    },
+    # Trading fours and call-and-response (docs/LIVE.md, "Trading").
+    "interplay": {
+        "mode": S("off", _mode()),
+        "trade_bars": S(4, _whole(1, 2, 4, 8)),
+        "first": S("player", _choice("player", "jazzd")),
+        "answer_after_beats": S(1, _number(0.25, 16)),
+        "echo": S(0.5, _number(0, 1)),
+        "melody_channels": S([], _channel_list()),
     },
     "logging": {
         "level": S("info", _choice("debug", "info", "warning", "error")),
@@ -250,7 +301,49 @@ def validate(data, source="config"):
         raise ConfigError(f"{source}: 'improviser.velocity_low' ({imp['velocity_low']}) "
                           f"must not exceed 'improviser.velocity_high' "
                           f"({imp['velocity_high']})")
+    _check_interplay(cfg, source)
     return cfg
+
+
+# CCs that already mean something on the input: the sustain pedal, and the panic CCs
+# the chord listener obeys.
+RESERVED_CCS = {64: "the sustain pedal", 120: "all sound off",
+                121: "reset all controllers", 123: "all notes off"}
+
+
+def _check_interplay(cfg, source):
+    """What the interplay keys need of the other sections: a melody to listen to, and
+    channels and CCs that mean one thing each."""
+    inter, midi, ctl = cfg["interplay"], cfg["midi"], cfg["controls"]
+    melody = midi["split_note"] is not None or inter["melody_channels"]
+    if not melody:
+        need = ("'interplay.mode' is " + repr(inter["mode"])) if inter["mode"] != "off" \
+            else ("'controls.interplay_cc' is set" if ctl["interplay_cc"] is not None
+                  else None)
+        if need:
+            raise ConfigError(f"{source}: {need}, but jazzd has no melody of the player's "
+                              f"to listen to: set 'midi.split_note' (notes at or above it "
+                              f"are the melody) or 'interplay.melody_channels'")
+    chans = midi["chord_channels"]
+    both = sorted(set(inter["melody_channels"]) & set(range(1, 17) if chans == "all"
+                                                       else chans))
+    if chans != "all" and both:
+        raise ConfigError(f"{source}: channel(s) {', '.join(map(str, both))} are in both "
+                          f"'midi.chord_channels' and 'interplay.melody_channels': a "
+                          f"channel's notes are chords or melody, not both")
+    if chans == "all" and len(both) == 16:
+        raise ConfigError(f"{source}: 'interplay.melody_channels' takes all 16 channels: "
+                          f"none is left for the chords")
+    cc = ctl["interplay_cc"]
+    if cc is None:
+        return
+    if cc in RESERVED_CCS:
+        raise ConfigError(f"{source}: 'controls.interplay_cc' is {cc}, which is "
+                          f"{RESERVED_CCS[cc]}; choose another CC")
+    for key in ("temperature_cc", "enable_cc", "density_cc"):
+        if ctl[key] == cc:
+            raise ConfigError(f"{source}: 'controls.interplay_cc' and 'controls.{key}' are "
+                              f"both CC{cc}; one CC turns one thing")
 
 
 def load(path):

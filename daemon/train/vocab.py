@@ -11,17 +11,14 @@
 from collections import Counter
 
 from jazzd.grammar.values import KINDS
+from jazzd.grammar.values import fold_step as _fold
 
 MAX_STEP = 16
 
 
 def fold_step(step):
     """`step` moved by octaves into [-MAX_STEP, MAX_STEP], keeping its direction."""
-    while step > MAX_STEP:
-        step -= 12
-    while step < -MAX_STEP:
-        step += 12
-    return step
+    return _fold(step, MAX_STEP)
 
 
 class Vocab:
