@@ -176,12 +176,10 @@ class Improviser(threading.Thread):
             # kind around the changes; a stale guess hides them)
             expected = (self.listener.anticipate(swung_beats(self.cursor, swing), guess)
                         if anticipate else None)
-            chord = expected or guess
-            if self.opening:                  # a turn or an answer starts on time
-                self.opening = False
-                value = perf.next_value(self.cursor % bar, chord, no_rest=True)
-            else:
-                value = perf.next_value(self.cursor % bar, chord)
+            # a turn or an answer starts on time: its first value is a note
+            value = perf.next_value(self.cursor % bar, expected or guess,
+                                    no_rest=self.opening)
+            self.opening = False
             self.plan.append((self.cursor, value))
             self.cursor += value.ticks
 

@@ -8,6 +8,7 @@ bytes.
 """
 
 from jazzd.grammar.swing import swung_beats
+from jazzd.offline.line import play_span
 
 
 def play(performer, timeline, n_bars, swing, gate=0.9):
@@ -17,21 +18,8 @@ def play(performer, timeline, n_bars, swing, gate=0.9):
     the daemon's: ask for the value at this onset, realise it against the chord now,
     advance by its length.
     """
-    bar_ticks = performer.bar_ticks
-    end = n_bars * bar_ticks
     notes = []
-    tick = 0
-    while tick < end:
-        bar_tick = tick % bar_ticks
-        chord = timeline.at(tick)
-        value = performer.next_value(bar_tick, chord)
-        pitch = performer.realize(value, chord, bar_tick)
-        if pitch is not None:
-            on = swung_beats(tick, swing)
-            # a note tied over the last bar line stops at the end of the solo
-            length = swung_beats(min(tick + value.ticks, end), swing) - on
-            notes.append((on, gate * length, pitch, performer.velocity(bar_tick)))
-        tick += value.ticks
+    play_span(performer, timeline, 0, n_bars * performer.bar_ticks, swing, gate, notes)
     return notes
 
 

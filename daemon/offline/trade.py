@@ -8,9 +8,9 @@ the same turn grid (`jazzd.grammar.turns`), jazzd's first value of a turn a note
 downbeat, and its last note cut at the next player's downbeat.
 """
 
-from jazzd.grammar.swing import swung_beats
 from jazzd.grammar.turns import PLAYER
 from jazzd.model.ear import Ear
+from jazzd.offline.line import play_span
 
 
 def trade(performer, timeline, n_bars, swing, gate, turns, call):
@@ -57,28 +57,9 @@ def trade(performer, timeline, n_bars, swing, gate, turns, call):
             i += 1
         ear.flush(start)
         ear.answered()
-        tick = _play(performer, timeline, start, stop, swing, gate, solo)
+        tick = play_span(performer, timeline, start, stop, swing, gate, solo,
+                         first_note=True)
         performer.end_phrase()
         ear.position = tick
     return solo, heard, spans
 
-
-def _play(performer, timeline, start, stop, swing, gate, out):
-    """jazzd's turn [start, stop): the daemon's loop, its first value a note, its notes
-    cut at `stop`. Returns the tick where its line ends."""
-    bar = performer.bar_ticks
-    tick = start
-    opening = True
-    while tick < stop:
-        bar_tick = tick % bar
-        chord = timeline.at(tick)
-        value = performer.next_value(bar_tick, chord, no_rest=True) if opening else \
-            performer.next_value(bar_tick, chord)
-        opening = False
-        pitch = performer.realize(value, chord, bar_tick)
-        if pitch is not None:
-            on = swung_beats(tick, swing)
-            length = swung_beats(min(tick + value.ticks, stop), swing) - on
-            out.append((on, gate * length, pitch, performer.velocity(bar_tick)))
-        tick += value.ticks
-    return tick
