@@ -168,6 +168,15 @@ class DaemonRun:
         self.notify.close()
         return self.proc.returncode
 
+    def close(self, *peers):
+        """After a measurement, whatever happened: the daemon stopped and the JACK
+        peers (None for one never opened) closed."""
+        if self.proc.poll() is None:
+            self.stop()
+        for peer in peers:
+            if peer is not None:
+                peer.close()
+
 
 # -- /proc ---------------------------------------------------------------------------------
 
@@ -319,11 +328,7 @@ def _perform(ctx):
         time.sleep(0.3)             # the last note_offs and CC123 on their way
         events = listener.snapshot()
     finally:
-        if d.proc.poll() is None:
-            d.stop()
-        for peer in (kbd, listener):
-            if peer is not None:
-                peer.close()
+        d.close(kbd, listener)
     onsets = note_ons(events, since=t_chord, until=t_end)
     if not onsets:
         raise NotMeasured(f"jazzd run played no note in {play_s:.0f} s with {CHORD} held "

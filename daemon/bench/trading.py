@@ -132,11 +132,7 @@ def _session(ctx, interplay, events, seconds_after=0.4):
         time.sleep(0.2)
         recorded = listener.snapshot()
     finally:
-        if d.proc.poll() is None:
-            d.stop()
-        for peer in (kbd, listener):
-            if peer is not None:
-                peer.close()
+        d.close(kbd, listener)
     if rc != 0:
         raise NotMeasured(f"jazzd run exited with status {rc}: {d.log_tail()}")
     return t0, recorded
