@@ -18,6 +18,7 @@ import yaml
 from jazzd.bench import jack_peers
 from jazzd.bench.jack_peers import Keyboard, port_index  # noqa: F401 - the tests import them from here
 from jazzd.bench.jack_server import NO_REALTIME, REALTIME, JackServer, JackUnavailable
+from jazzd.service import config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -234,3 +235,11 @@ def run_daemon():
     yield start
     for d in procs:
         d.kill()
+
+
+def validated_config(**sections):
+    """The default config with `sections` updated over it, validated."""
+    c = config.defaults()
+    for sec, kv in sections.items():
+        c[sec].update(kv)
+    return config.validate(c)

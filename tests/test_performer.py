@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from conftest import save_random_model, small_vocab
+from conftest import validated_config as cfg
 from jazzd.grammar import features
 from jazzd.grammar.chords import NO_CHORD, parse_symbol
 from jazzd.grammar.values import Value, classify, stepped
 from jazzd.model.performer import Performer, load_performer
 from jazzd.model.store import load_model
-from jazzd.service import config
 
 C7, F7, DM7, G7 = (parse_symbol(s) for s in ("C7", "F7", "Dm7", "G7"))
 
@@ -24,13 +24,6 @@ C7, F7, DM7, G7 = (parse_symbol(s) for s in ("C7", "F7", "Dm7", "G7"))
 def model(tmp_path_factory):
     vocab = small_vocab(durations=(3, 4, 6, 8, 12, 18, 24, 60), steps=range(-7, 8))
     return load_model(save_random_model(tmp_path_factory.mktemp("m"), vocab, seed=0))
-
-
-def cfg(**sections):
-    c = config.defaults()
-    for sec, kv in sections.items():
-        c[sec].update(kv)
-    return config.validate(c)
 
 
 def run(perf, timeline, bars, realize=True):

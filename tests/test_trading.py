@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, save_random_model, small_vocab
+from conftest import validated_config as cfg
 from jazzd.grammar import echo as echo_measure
 from jazzd.grammar.chart import parse_chart
 from jazzd.grammar.chords import parse_symbol
@@ -39,13 +40,6 @@ CHART = "Dm7 G7 | Cmaj7 | Cm7 F7 | Bbmaj7 |"
 def model(tmp_path_factory):
     vocab = small_vocab(durations=(3, 4, 6, 8, 12, 18, 24, 48), steps=range(-12, 13))
     return load_model(save_random_model(tmp_path_factory.mktemp("m"), vocab, seed=0))
-
-
-def cfg(**sections):
-    c = config.defaults()
-    for sec, kv in sections.items():
-        c[sec].update(kv)
-    return config.validate(c)
 
 
 class Listening(Performer):
