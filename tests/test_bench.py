@@ -39,10 +39,11 @@ def _check_figures(section):
             continue
         if "value" in f:
             assert isinstance(f["value"], (int, float)), f
-            assert f["value"] >= 0 or f["unit"] == "ppm", f     # only a drift is signed
+            assert f["value"] >= 0 or f.get("signed"), f     # a size, unless signed
         else:
             assert f["n"] >= 1
-            assert 0 < f["p50"] <= f["p99"] <= f["max"], f
+            assert f["p50"] <= f["p99"] <= f["max"], f
+            assert f["p50"] > 0 or f.get("signed"), f
             assert f["p50"] <= f["max"] and f["mean"] <= f["max"], f
         if "bar" in f:
             assert f["ok"] in (True, False)

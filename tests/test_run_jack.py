@@ -5,8 +5,10 @@ chords (and MIDI clock) into it through JACK MIDI ports, and records what it pla
 """
 
 import os
+import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -257,15 +259,23 @@ def test_a_repeating_form_is_anticipated_on_the_downbeat(session):
         assert downbeat, (t, symbol, notes)
         assert fits(downbeat[0][2], symbol), (symbol, downbeat[0], s.daemon.output()[-3000:])
     # With the form known, no note waits change_grace_ms (8 ms) for a chord: the
-    # downbeats are anticipated, and on the other beats no change is due.
+    # downbeats are anticipated (the daemon says so, beat by beat), and on the other
+    # beats no change is due.
+    out = s.daemon.output()
+    waited = [float(b) for b in re.findall(r"waited for a chord at beat ([\d.]+)", out)]
+    foreseen = [float(b) for b in re.findall(r"anticipating \S+ at beat ([\d.]+)", out)]
+    assert foreseen and foreseen[0] <= 5 * 4, out[-3000:]
+    assert not [b for b in waited if b >= foreseen[0]], (waited, foreseen)
+    # The timing agrees: onsets sit on the eighth-note grid, not 8 ms behind it. (A
+    # loaded realtime JACK server jitters single events by several ms: the median.)
     eighth = 60.0 / 200 / 2
     errs = []
     for (t, _), (nxt, _) in zip(changes[5:], changes[6:]):
         for n in notes:
             if t - 0.003 <= n[0] < nxt - 0.003:
-                errs.append(n[0] - (t + round((n[0] - t) / eighth) * eighth))
+                errs.append(abs(n[0] - (t + round((n[0] - t) / eighth) * eighth)))
     assert len(errs) >= 12, (errs, notes)
-    assert max(abs(e) for e in errs) < 0.005, [round(e * 1e3, 1) for e in errs]
+    assert statistics.median(errs) < 0.003, [round(e * 1e3, 1) for e in errs]
 
 
 def test_chords_sent_on_the_beat_are_answered_in_the_first_chorus(session):

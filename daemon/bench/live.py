@@ -416,7 +416,7 @@ def section_onset(ctx):
         Figure("onset.floor", "onset error, scheduler in-process → JACK → us (floor)", "ms",
                floor, role="baseline", short="JACK floor"),
         Figure("onset.tempo", "tempo error (fitted period vs 120 bpm)", "ppm", value=ppm,
-               note="signed; the floor run's own figure is the next row"),
+               signed=True, note="signed; the floor run's own figure is the next row"),
         Figure("onset.tempo_floor", "tempo error of the floor run", "ppm", value=floor_ppm,
-               role="baseline"),
+               signed=True, role="baseline"),
     ]

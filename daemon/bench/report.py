@@ -58,11 +58,14 @@ class Bar:
 
 class Figure:
     """One row of the report: a distribution (`samples`) or a single `value`, or a
-    reason it was not measured. `baseline` is the key of the row it is compared with."""
+    reason it was not measured. `baseline` is the key of the row it is compared with.
+    `signed` marks a quantity whose sign means something (a margin, a drift): it may be
+    negative, where every other figure is a size."""
 
     def __init__(self, key, name, unit, samples=None, value=None, baseline=None, bar=None,
-                 note=None, missing=None, role="figure", short=None):
+                 note=None, missing=None, role="figure", short=None, signed=False):
         self.key, self.name, self.unit = key, name, unit
+        self.signed = signed
         self.short = short or name      # how the baseline column names this row
         self.stats = summarize(samples) if samples is not None else None
         self.value = value
@@ -90,6 +93,8 @@ class Figure:
 
     def as_dict(self):
         d = {"key": self.key, "name": self.name, "unit": self.unit, "role": self.role}
+        if self.signed:
+            d["signed"] = True
         if self.short != self.name:
             d["short"] = self.short
         if self.missing is not None:

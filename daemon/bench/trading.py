@@ -234,7 +234,7 @@ def section_trading(ctx):
                     f"(change_grace_ms) where chords land on the beat; the contract: "
                     f"within a beat ({SPB * 1e3:.0f} ms)"),
         Figure("trading.cut", "trade: jazzd's last note-off before the player's downbeat",
-               "ms", cuts,
+               "ms", cuts, signed=True,
                note=f"{len(cuts)} turns; a note tied over the player's downbeat is cut "
                     f"5 ms before it, one that ends sooner (gate 0.9) ends sooner; "
                     f"negative would be jazzd sounding into the player's turn"),

@@ -525,6 +525,10 @@ class Daemon:
                 f"max {st['max_ms']:.3f} ms"
             log.info("stopped: %d notes played, %d sounding notes ended, all notes off "
                      "sent%s", self.scheduler.notes_played, len(n), late)
+        if self.improviser is not None:
+            log.info("chord changes met: %d notes bound to the chord the form memory "
+                     "foresaw, %d waited change_grace_ms for a chord on the beat",
+                     self.improviser.anticipated, self.improviser.graced)
         if self.clock.source == "clock":
             log.info("MIDI clock: %d ticks lost and counted in, %d heard twice and "
                      "dropped", self.clock.lost_ticks, self.clock.doubled_ticks)

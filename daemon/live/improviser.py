@@ -216,6 +216,7 @@ class Improviser(threading.Thread):
             elif graced:
                 onset += grace                # waited for a chord landing on the beat
                 self.graced += 1
+                log.debug("waited for a chord at beat %.2f", beat)
             if tick == self.window_start and until is not None:
                 onset = max(onset, clock.time_of(beat) - early + TURN_MARGIN)
             pitch = perf.realize(value, chord, tick % bar)
