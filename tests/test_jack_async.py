@@ -52,13 +52,13 @@ class Ear:
         assert self.proc.stdout.readline().strip() == "ready"
 
     def round(self, prefix, seconds=2.0):
-        """Hold a chord into PREFIX-in:in for `seconds`; the note-ons heard on
-        PREFIX-out:out."""
+        """Hold a chord into PREFIX-in:in for `seconds`: (the note-ons heard on
+        PREFIX-out:out, how often the chord was pressed; see jack_ear.py)."""
         self.proc.stdin.write(f"round {prefix}-in:in {prefix}-out:out {seconds}\n")
         self.proc.stdin.flush()
-        answer = self.proc.stdout.readline().split(None, 1)
+        answer = self.proc.stdout.readline().split()
         assert answer and answer[0] == "heard", f"the ear failed: {answer}"
-        return int(answer[1])
+        return int(answer[1]), int(answer[2])
 
     def close(self):
         if self.proc.poll() is None:
@@ -98,7 +98,8 @@ def test_every_restart_beside_a_polling_patchbay_is_heard(async_jack, tmp_path):
     """Restarted back to back, as a service is, while a patchbay polls the server:
     every start must be heard by a listener in another process. Before the fix about
     a third of the starts were mute (and took 2 s to get ready): the daemon's output
-    client waited on a wake-up futex the server had already deleted."""
+    client waited on a wake-up futex the server had already deleted. A chord the server
+    loses is pressed again (jack_ear.py); a mute daemon stays mute however often."""
     ear = Ear(async_jack)
     halt = threading.Event()
     poller = threading.Thread(target=poll_like_a_patchbay, args=(async_jack, halt),
@@ -112,7 +113,7 @@ def test_every_restart_beside_a_polling_patchbay_is_heard(async_jack, tmp_path):
             d = DaemonProc(cfg, env=async_jack.env)
             try:
                 d.wait_ready(15)
-                heard = ear.round(prefix)
+                heard, presses = ear.round(prefix)
                 d.signal(signal.SIGTERM)
                 assert d.wait(15) == 0, d.output()[-2000:]
                 assert_clean_exit_log(d.output())
@@ -120,19 +121,25 @@ def test_every_restart_beside_a_polling_patchbay_is_heard(async_jack, tmp_path):
                 d.kill()
             played = re.search(r"stopped: (\d+) notes played", d.output())
             runs.append((ready_ms(d.output()), int(played.group(1)) if played else None,
-                         heard, d.output()))
+                         heard, presses, d.output()))
     finally:
         halt.set()
         poller.join(5)
         ear.close()
-    print("ready ms, played, heard:", [r[:3] for r in runs])
+    print("ready ms, played, heard, presses:", [r[:4] for r in runs])
     for r in runs:
-        for line in r[3].splitlines():
+        for line in r[4].splitlines():
             if "JACK:" in line or "JACK client" in line:
                 print(line)
     mute = [r for r in runs if r[2] < 3]
     assert not mute, (f"{len(mute)} of {len(runs)} starts were not heard (ready ms, "
-                      f"played, heard): {[r[:3] for r in runs]}\n{mute[0][3][-3000:]}")
+                      f"played, heard, presses): {[r[:4] for r in runs]}\n"
+                      f"{mute[0][4][-3000:]}")
+    # The server lost the first chord of a start now and then (2 of 8 on CI: the daemon
+    # logged the note-offs of a chord whose note-ons never reached it); pressed again,
+    # it was heard. Statistical: losing it at most 6 times in 8 (at 1 in 4, p < 0.001).
+    again = [r for r in runs if r[3] > 1]
+    assert len(again) <= 6, [r[:4] for r in runs]
 
 
 def test_a_server_restart_is_noticed_and_the_daemon_plays_again(async_jack, tmp_path):
@@ -150,7 +157,7 @@ def test_a_server_restart_is_noticed_and_the_daemon_plays_again(async_jack, tmp_
         d.wait_ready(15)
         ear = Ear(async_jack)
         try:
-            assert ear.round(prefix) >= 3, d.output()
+            assert ear.round(prefix)[0] >= 3, d.output()
         finally:
             ear.close()
         assert notify.since(0, "WATCHDOG=1")
@@ -167,7 +174,7 @@ def test_a_server_restart_is_noticed_and_the_daemon_plays_again(async_jack, tmp_
         back = time.monotonic()
         ear = Ear(async_jack)
         try:
-            assert ear.round(prefix) >= 3, d.output()[-3000:]
+            assert ear.round(prefix)[0] >= 3, d.output()[-3000:]
         finally:
             ear.close()
         assert notify.since(back, "WATCHDOG=1"), d.output()[-2000:]
