@@ -26,6 +26,8 @@ import re
 import signal
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 
@@ -77,10 +79,11 @@ class Live:
 
     `sections` are config sections over the defaults; midi is JACK with unique virtual
     port names unless `midi` overrides them (a non-virtual output is not connected to).
+    `child_ears` puts the ears in processes of their own (`ChildEar`).
     """
 
     def __init__(self, run_daemon, tmp_path, midi=None, extra_args=(), env=None,
-                 **sections):
+                 child_ears=False, **sections):
         self.name = unique("jz")
         midi_cfg = {"backend": "jack", "input": f"virtual:{self.name}-in",
                     "output": f"virtual:{self.name}-out", "reconnect_interval_s": 0.2}
@@ -99,8 +102,9 @@ class Live:
             self.kb = Keyboard(self.kb_client, connect_to=f"{self.name}-in:in")
         self.rec2 = None
         if midi_cfg["output"].startswith("virtual:"):
-            self.rec = Recorder(unique("ear"), connect_to=f"{self.name}-out:out")
-            self.rec2 = Recorder(unique("ear"), connect_to=f"{self.name}-out:out")
+            ear = ChildEar if child_ears else Recorder
+            self.rec = ear(unique("ear"), connect_to=f"{self.name}-out:out")
+            self.rec2 = ear(unique("ear"), connect_to=f"{self.name}-out:out")
         time.sleep(0.05)
 
     @property
@@ -170,6 +174,55 @@ def live(run_daemon, tmp_path, jack_server, steady_model):
     yield make
     for s in made:
         s.close()
+
+
+class ChildEar:
+    """A Recorder in a child process (tests/jack_listener.py) that streams what it
+    hears; if the child dies (python-rtmidi's JACK input can crash a late reader on an
+    asynchronous server, docs/LIVE.md), another is started and the crash is counted in
+    `crashes` [(time, exit status)]. Same `snapshot` and `close` as a Recorder."""
+
+    LISTENER = os.path.join(os.path.dirname(__file__), "jack_listener.py")
+
+    def __init__(self, client, connect_to):
+        self.client, self.port = client, connect_to
+        self.events = []
+        self.crashes = []
+        self._lock = threading.Lock()
+        self._closing = False
+        self._start()
+
+    def _start(self):
+        name = f"{self.client}-{len(self.crashes)}" if self.crashes else self.client
+        self.proc = subprocess.Popen([sys.executable, self.LISTENER, name, self.port],
+                                     stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            self.proc.kill()
+            raise RuntimeError(f"the ear {name} did not start (exit {self.proc.wait()})")
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        self._reader.start()
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            t, data = line.split()
+            with self._lock:
+                self.events.append((float(t), tuple(bytes.fromhex(data))))
+        rc = proc.wait()
+        if not self._closing:
+            self.crashes.append((time.monotonic(), rc))
+            time.sleep(0.5)           # the server has dropped the dead client (see
+            self._start()             # jack_listener.py on libjack's wake-up race)
+
+    def snapshot(self):
+        time.sleep(0.012)                 # the child's next flush (every 5 ms) is in
+        with self._lock:
+            return list(self.events)
+
+    def close(self):
+        self._closing = True
+        self.proc.terminate()
+        self.proc.wait()
+        self._reader.join(2)
 
 
 # -- a chord chart played on the master's ticks ----------------------------------------
