@@ -114,6 +114,7 @@ class MidiClock:
         self._state = (-1, None, 60.0 / fallback_bpm / PPQN, False)
         self._last_raw = None      # arrival time of the latest tick
         self._synced = 0           # ticks since the last (re)start or resync
+        self._steady = 0           # ticks in tempo since the grid was last set
         self._outliers = 0         # ticks in a row far off the prediction
         self._errs = []            # ... and how far off each was
         self._early = None         # arrival times since a start, until TRUST in tempo
@@ -146,12 +147,14 @@ class MidiClock:
                 self._idle = (self._idle + [raw])[-self.TRUST:]
             self._state = (n, t, p, False)
             return
-        if self._synced >= 2 and self._stall is None and raw is not None and \
+        if self._steady >= 2 and self._stall is None and raw is not None and \
                 raw < self.BURST * p and t - tn < (1 - self.RESYNC) * p:
             # Right behind the tick before, well before the next is due: no tick comes
             # before it is sent, so this is that tick heard twice (asynchronous JACK
             # can hand a reader the same buffer twice). Counted, it put the beat a
-            # tick ahead for good.
+            # tick ahead for good. Only judged once two ticks have come in tempo since
+            # the grid was last set: right after a stall the grid is new, the tick
+            # before may have been late, and a real tick dropped puts it a tick behind.
             self.doubled_ticks += 1
             return
         n += 1
@@ -166,6 +169,7 @@ class MidiClock:
                 p = self._smooth_period(p, raw)
             self._state = (n, t, p, True)
             self._synced = 1
+            self._steady = 0
             self._anchor = (n, t)
             return
         # Until a few ticks have come in tempo, the period is a guess (the fallback
@@ -214,12 +218,14 @@ class MidiClock:
                     p = sorted(self._raw)[len(self._raw) // 2]
                 self._state = (n, t, p, True)
                 self._synced = 1
+                self._steady = 0
                 self._anchor = (n, t)
                 self._outliers = 0
                 self._errs.clear()
                 return
         self._outliers = 0
         self._errs.clear()
+        self._steady += 1
         if self._synced == 1 and raw is not None and 0 < raw < 0.5:
             # Second tick after a (re)start: a raw period beats a stale estimate.
             p = 0.5 * p + 0.5 * raw
@@ -318,14 +324,15 @@ class MidiClock:
             k = count + missed
             self._resume(n_good + k, t_good + (k + least - missed) * period, p)
             return
-        whole = round(mid / p)
-        if whole >= 2 and abs(mid - whole * p) <= self.WHOLE * p:
-            # Two periods apart, or three, is also every other tick lost: twice as
-            # many intervals to believe in a slower master.
-            gaps = [g for g, _ in steady]
-            if len(gaps) < 2 * self.OUTLIERS or max(gaps) - min(gaps) > self.WHOLE * mid:
-                self._stall = (n_good, t_good, count, steady)
-                return
+        # Another period. Three intervals agreeing to 25 % are not enough to believe
+        # it: ticks jittered by most of a period (a loaded machine, the soak) agreed
+        # by chance on one 29 % long, and the next tick then looked doubled. Two
+        # periods apart, or three, is also every other tick lost. So twice as many
+        # intervals must agree before a new tempo is counted by arrivals.
+        gaps = [g for g, _ in steady]
+        if len(gaps) < 2 * self.OUTLIERS or max(gaps) - min(gaps) > self.WHOLE * mid:
+            self._stall = (n_good, t_good, count, steady)
+            return
         self._resume(n_good + count, t, mid)            # a new tempo: counted
         self._anchor = (n_good + count, t)
 
@@ -345,6 +352,7 @@ class MidiClock:
     def _resume(self, n, t, p):
         self._state = (n, t, p, True)
         self._stall = None
+        self._steady = 0
         self._outliers = 0
         self._errs.clear()
 
@@ -357,6 +365,7 @@ class MidiClock:
         _, _, p, _ = self._state
         self._state = (-1, None, self._known_period(p), True)
         self._synced = 0
+        self._steady = 0
         self._stall = None
         self.started = True
         self.generation += 1
@@ -366,6 +375,7 @@ class MidiClock:
         n, tn, p, _ = self._state
         self._state = (n, tn, self._known_period(p), True)
         self._synced = 0
+        self._steady = 0
         self._stall = None
         self.started = True
         self.generation += 1
@@ -392,6 +402,7 @@ class MidiClock:
         _, tn, p, playing = self._state
         self._state = (sixteenths * (PPQN // 4) - 1, tn, p, playing)
         self._synced = 0
+        self._steady = 0
         self._stall = None
         self.generation += 1
 
