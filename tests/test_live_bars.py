@@ -11,7 +11,8 @@ recorded through JACK, put on the master's own beat grid and scored by
 Asserted in every chorus, whatever the model samples: no note outside the register,
 no overlapping notes, and onsets on the swung 1/12-beat grid (within the JACK
 tolerance of tests/live.py, GRID_TOL, with at most OUTLIER_SHARE of the onsets up to
-OUTLIER_TOL, the dummy server's xruns; in the first chorus a note on a beat may also
+OUTLIER_TOL and far_allowed beyond, the dummy server's xruns; in the first chorus a
+note on a beat may also
 wait change_grace_ms for its chord, by design). Asserted over the three choruses
 together (about 400 notes: the statistical rails need a sample that size): every other
 rail of grammar.evaluate.BARS inside its band.
@@ -26,7 +27,8 @@ from jazzd.grammar.evaluate import BARS, GRID_TOLERANCE, band, check, evaluate
 from jazzd.grammar.pitch import TPQ
 from jazzd.offline.charts import read_chart
 from jazzd.service.config import defaults
-from live import GRID_TOL, OUTLIER_SHARE, OUTLIER_TOL, ChartPlayer, live, steady_model  # noqa: F401
+from live import (GRID_TOL, OUTLIER_SHARE, OUTLIER_TOL, ChartPlayer, far_allowed,  # noqa: F401
+                  live, steady_model)
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
@@ -94,7 +96,7 @@ def test_three_choruses_over_external_clock_meet_the_rails(live):
         assert stats["out_of_register"] == 0, (k, stats)
         assert stats["overlaps"] == 0, (k, stats)
         assert stats["off_grid"] <= OUTLIER_SHARE * stats["notes"], (k, stats)
-        assert wide["off_grid"] == 0, (k, wide)
+        assert wide["off_grid"] <= far_allowed(wide["notes"]), (k, wide)
     missed = [(name, round(v, 3), band(bar)) for name, v, bar, ok in check(whole)
               if name not in PER_CHORUS and not ok]
     assert not missed, missed
