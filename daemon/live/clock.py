@@ -26,12 +26,14 @@ ticks late. So:
 - a gap of over 1.5 periods is a stall: the beat runs on from where the last good tick
   was due until three ticks in a row come a period apart; the time since then, at the
   earliest of the three (a tick may come late, never early), says how many went by.
-  Old ticks delivered in a burst are in that count; intervals that agree on another
-  period are a new tempo, counted by arrivals;
+  Old ticks delivered in a burst are in that count; six intervals that agree on
+  another period are a new tempo, counted by arrivals (three jittered ones agreed by
+  chance on a loaded machine);
 - three hiccups a whole number of periods late, together, are ticks lost (no stall
   is read right after a late tick, or in the first ticks);
 - a tick right behind the one before, well before the next is due, is that tick heard
-  twice, and is dropped;
+  twice, and is dropped (not judged until two ticks have come in tempo since the grid
+  was last set: after a stall the tick before may have been late);
 - until 8 ticks have come in tempo after a start the period is a guess and no stall is
   read; then the arrivals since the start are counted again on the grid they now give.
 """
