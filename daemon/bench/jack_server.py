@@ -34,7 +34,7 @@ class JackServer:
         self.jackd = shutil.which("jackd")
         if self.jackd is None:
             raise JackUnavailable("jackd is not installed (Debian: apt install jackd2)")
-        self.name = f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.name = self._free_name(prefix)
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name,
                         JACK_NO_AUDIO_RESERVATION="1")
         self.log = str(logfile)
@@ -45,6 +45,27 @@ class JackServer:
         if set_env:
             self._saved = os.environ.get("JACK_DEFAULT_SERVER")
             os.environ["JACK_DEFAULT_SERVER"] = self.name   # this process's clients
+
+    @staticmethod
+    def _free_name(prefix):
+        """The first of PREFIX-0 … PREFIX-7 that no running server has.
+
+        libjack registers every server in one table of 8 slots (/dev/shm/
+        jack-shm-registry) and frees a dead server's slot only when a server of the
+        same name starts: names unique per run (pid and a random part, as before)
+        leaked a slot at every jackd that did not exit cleanly, until no server
+        could start ("Too many servers already active"; seen here after a day of
+        killed runs). Reused names take their slots back."""
+        lsp = shutil.which("jack_lsp")
+        for k in range(8):
+            name = f"{prefix}-{k}"
+            if lsp is None:
+                return f"{name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+            env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+            r = subprocess.run([lsp], env=env, capture_output=True, timeout=10)
+            if r.returncode != 0:                   # nobody serves under this name
+                return name
+        return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     def start(self):
         extra = ["-S"] if self.sync else []
