@@ -180,10 +180,11 @@ class MidiClock:
         # meanwhile is found when the ticks come in tempo (_recount_from_start).
         trusted = self._synced >= self.TRUST or self._early is None
         if trusted and self._stall is None and raw is not None and raw > self.STALL * p:
-            # Counted from the last tick's arrival, or if that tick was a hiccup (far
-            # off the grid, ignored) from where it belonged: a late tick before a lost
-            # one, counted from its arrival, made the stall a tick short.
-            self._stall = (n - 1, tn if self._outliers else last, 0, [])
+            # Counted from where the last tick belonged on the grid, not from its
+            # arrival: a late tick before a lost one made the stall a tick short, and
+            # so did one 0.43 period late before a stall of jittered ticks (the soak),
+            # whose ticks then all looked early.
+            self._stall = (n - 1, tn, 0, [])
         if self._stall is not None:
             self._through_stall(t, raw, p)
             return
