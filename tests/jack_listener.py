@@ -27,8 +27,7 @@ def main():
     out.flush()
     try:
         while True:
-            with rec._lock:
-                new, rec.events = rec.events, []
+            new = rec.take()
             if new:
                 out.write("".join(f"{t:.6f} {bytes(m).hex()}\n" for t, m in new))
                 out.flush()

@@ -69,6 +69,12 @@ class Recorder:
         with self._lock:
             return list(self.events)
 
+    def take(self):
+        """The events heard since the last `take`, removed from `events`."""
+        with self._lock:
+            new, self.events = self.events, []
+        return new
+
     def wait_for(self, pred, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

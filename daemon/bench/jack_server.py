@@ -57,15 +57,13 @@ class JackServer:
         could start ("Too many servers already active"; seen here after a day of
         killed runs). Reused names take their slots back."""
         lsp = shutil.which("jack_lsp")
-        for k in range(8):
+        for k in range(8 if lsp else 0):
             name = f"{prefix}-{k}"
-            if lsp is None:
-                return f"{name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
             env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
             r = subprocess.run([lsp], env=env, capture_output=True, timeout=10)
             if r.returncode != 0:                   # nobody serves under this name
                 return name
-        return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"   # no way to tell
 
     def start(self):
         extra = ["-S"] if self.sync else []
