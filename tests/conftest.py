@@ -214,6 +214,8 @@ class DaemonProc:
             self.kill()
             raise AssertionError("jazzd run did not exit:\n" + self.output()) from None
         self._reader.join(2)
+        if rc < 0:                # killed by a signal: show why (faulthandler's report)
+            print(f"jazzd run died of signal {-rc}; its output:\n{self.output()[-8000:]}")
         return rc
 
     def kill(self):
