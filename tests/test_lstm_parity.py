@@ -1,6 +1,8 @@
 """The NumPy network equals Keras, step for step, with the state carried across calls:
 every head, every cell (LSTM, GRU, the dilated convolution stack)."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -56,7 +58,7 @@ def _parity(weights, vocab, cell, seed=0, layers=3):
     # outputs are the same and 240 separate calls cost ~10 s.
     cuts = [0, STEPS] if cell == "conv" else [0, 1, 16, 80, STEPS]
     ref_all = {}
-    for lo, hi in zip(cuts, cuts[1:]):
+    for lo, hi in itertools.pairwise(cuts):
         out = km([x[:, lo:hi] for x in seq], training=False)
         for h in out:
             ref_all.setdefault(h, []).append(np.asarray(out[h])[0])
