@@ -36,6 +36,16 @@ def jack_is_synchronous():
     return "-S" in JACK_REPORT.get("mode", "").split()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Every test that uses the session's JACK server is marked `jack`, whether or not
+    its file says so: scripts/test.sh runs the jack tests apart from the others (which
+    must not load the machine under them at the same priority)."""
+    for item in items:
+        if "jack_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.jack)
+
+
 def pytest_terminal_summary(terminalreporter):
     """One line on the JACK server the live tests used: its mode and its xruns."""
     if not JACK_REPORT:
