@@ -16,6 +16,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 
 import rtmidi
 
@@ -79,6 +80,33 @@ class _QuietStderr:
 # So a dead server's clients are neither closed nor deleted, here or at interpreter
 # exit: a few KB per server restart.
 GRAVEYARD = []
+
+
+# rtmidi's JACK output (RtMidi 5.0.0 in python-rtmidi 1.5.8, unchanged upstream) frees
+# its ring buffer in ~MidiOutJack *before* it closes its JACK client, while the client's
+# process callback may still be running on libjack's thread: a callback that read the
+# port before close_port() cleared it goes on to read the freed ring buffer (SIGSEGV in
+# jackProcessOut -> jack_ringbuffer_peek; seen when jazzd run stopped on SIGTERM). So an
+# output's port is closed first, and its client deleted only once any callback that was
+# already running has had time to return (it takes microseconds; this covers a thread
+# preempted for a while, and is 15 periods of a 64-frame period at 48 kHz).
+JACK_CALLBACK_SETTLE = 0.02     # s
+
+
+def _close_clients(clients, backend):
+    """Close the ports of rtmidi objects, then delete them (see JACK_CALLBACK_SETTLE)."""
+    for rt in clients:
+        try:
+            rt.close_port()
+        except (rtmidi.RtMidiError, RuntimeError):
+            pass
+    if backend == "jack" and any(isinstance(rt, rtmidi.MidiOut) for rt in clients):
+        time.sleep(JACK_CALLBACK_SETTLE)
+    for rt in clients:
+        try:
+            rt.delete()
+        except (rtmidi.RtMidiError, RuntimeError):
+            pass
 
 
 def bury(obj):
@@ -301,18 +329,11 @@ class _Port:
             self.connected = False
             clients = self._clients()
             self._forget_clients()
-        for rt in clients:
-            if server_gone:
+        if server_gone:
+            for rt in clients:
                 bury(rt)
-                continue
-            try:
-                rt.close_port()
-            except (rtmidi.RtMidiError, RuntimeError):
-                pass
-            try:
-                rt.delete()
-            except (rtmidi.RtMidiError, RuntimeError):
-                pass
+            return
+        _close_clients(clients, self.backend)
 
     def _forget_clients(self):
         self._rt = None
@@ -439,11 +460,7 @@ class InputPort(_Port):
         the next close of our ports into a crash."""
         old, self._flusher = self._flusher, None
         if old is not None:                 # a reconnect: the old one lost its peer
-            try:
-                old.close_port()
-                old.delete()
-            except (rtmidi.RtMidiError, RuntimeError):
-                pass
+            _close_clients([old], self.backend)
         out = None
         try:
             with _QuietStderr():
