@@ -6,6 +6,7 @@ where they fail.
 """
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -221,7 +222,15 @@ class DaemonProc:
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            # SIGABRT first: faulthandler prints every thread's stack, which says where
+            # it hung; then SIGKILL.
+            self.proc.send_signal(signal.SIGABRT)
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                pass
             self.kill()
+            self._reader.join(2)
             raise AssertionError("jazzd run did not exit:\n" + self.output()) from None
         self._reader.join(2)
         if rc < 0:                # killed by a signal: show why (faulthandler's report)

@@ -406,14 +406,17 @@ def phase_errors(times, period):
 
 def assert_errors_small(errors, what, tol=GRID_TOL, outlier_tol=OUTLIER_TOL,
                         share=OUTLIER_SHARE):
-    """All but `share` of the |errors| ≤ tol, and all but `far_allowed` of them ≤
-    outlier_tol (module docstring)."""
+    """All but `far_allowed` of the |errors| ≤ outlier_tol, and of the rest all but
+    `share` ≤ tol (module docstring). The far ones allowed are not counted again among
+    the `share`: with six onsets, one 33 ms late (an xrun) would otherwise fail a check
+    whose rule allows it."""
     assert errors, f"no {what} to check"
     worst = max(abs(e) for e in errors)
     over = sum(abs(e) > tol for e in errors)
     far = sum(abs(e) > outlier_tol for e in errors)
     shown = [round(e * 1e3, 1) for e in errors]
-    assert far <= far_allowed(len(errors)) and over <= share * len(errors), (
+    allowed = far_allowed(len(errors))
+    assert far <= allowed and over - far <= share * (len(errors) - far), (
         f"{what}: {over} of {len(errors)} off by more than {tol * 1e3:.0f} ms, {far} by "
         f"more than {outlier_tol * 1e3:.0f} ms, the worst by {worst * 1e3:.1f} ms "
         f"(allowed: {share:.0%} up to {outlier_tol * 1e3:.0f} ms, "
