@@ -85,6 +85,34 @@ def test_a_crash_in_the_main_thread_silences_and_exits_70(live, tmp_path):
     assert_balanced_messages(s.heard())
 
 
+def test_a_stop_while_the_main_thread_is_stuck_in_c_still_ends_silenced(live, tmp_path):
+    """The main thread blocked in a C call (as in libjack answering slowly): SIGTERM is
+    still taken (by the signal thread), and when the stop cannot finish the process
+    prints every thread's stack, silences the notes and exits 70 within STOP_DEADLINE
+    (5 s) plus the silence's second: before systemd's TimeoutStopSec (10 s) would
+    SIGKILL it with a note sounding. Before the signal thread, the SIGTERM was never
+    even seen."""
+    hang = tmp_path / "hang"
+    s = live(improviser={"gate": 1.0}, extra_args=("--debug-hang-file", str(hang)))
+    s.kb.chord(DM7)
+    time.sleep(1.0)
+    hang.write_text("")
+    assert s.daemon.wait_line("debug hang", 3.0)
+    assert any(m[0] & 0xF0 == 0x90 for _, m in s.events()), "nothing was playing"
+    t = time.monotonic()
+    s.daemon.signal(signal.SIGTERM)
+    rc = s.daemon.wait(9.0)
+    took = time.monotonic() - t
+    time.sleep(0.05)
+    out = s.daemon.output()
+    assert rc == 70, out[-2000:]
+    assert 4.5 < took < 7.0, took
+    assert "the stop did not finish in 5 s" in out
+    assert "in loop" in out and "daemon.py" in out      # the stuck thread's stack
+    assert_balanced_messages(s.heard())
+    assert still_sounding(s.events()) == []
+
+
 def test_a_reload_that_fails_unexpectedly_keeps_the_old_settings(live, tmp_path):
     """A SIGHUP naming a model whose meta.json is malformed in a way no check foresaw:
     the reload is rejected, the old model plays on, and the daemon does not exit."""

@@ -20,6 +20,7 @@ def _add_run(sub):
                    "in the current directory if present, else built-in defaults)")
     p.add_argument("--debug-freeze-file", metavar="FILE", help=argparse.SUPPRESS)
     p.add_argument("--debug-crash-file", metavar="FILE", help=argparse.SUPPRESS)
+    p.add_argument("--debug-hang-file", metavar="FILE", help=argparse.SUPPRESS)
     p.set_defaults(module="run")
 
 

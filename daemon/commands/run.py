@@ -1,7 +1,8 @@
 """`jazzd run`: load the config, start the live daemon, run until a signal or a crash.
 
 Exit statuses: 0 on SIGTERM/SIGINT, 70 (EX_SOFTWARE) after a crash in any thread (the
-notes were silenced first), 78 on a bad config (raised as ConfigError before start).
+notes were silenced first) or a stop that did not finish in 5 s (service.signals), 78 on
+a bad config (raised as ConfigError before start).
 """
 
 import faulthandler
@@ -25,7 +26,8 @@ def main(args):
     daemon.install_signals()
     try:
         daemon.start()
-        daemon.loop(crash_file=getattr(args, "debug_crash_file", None))
+        daemon.loop(crash_file=getattr(args, "debug_crash_file", None),
+                    hang_file=getattr(args, "debug_hang_file", None))
     except UserError:
         raise                            # a clear message and its own status (cli.py)
     except Exception as e:               # noqa: BLE001 - a bug: logged, silenced, 70
@@ -34,6 +36,7 @@ def main(args):
         return EX_SOFTWARE
     finally:
         daemon.shutdown()
+        daemon.signals.finished()
     if daemon.fatal is not None:
         return EX_SOFTWARE
     log.info("exiting on %s", daemon.stop_requested)

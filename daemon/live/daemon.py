@@ -20,7 +20,6 @@ every sounding note, then CC123 on the output channel.
 import gc
 import logging
 import os
-import signal
 import threading
 import time
 
@@ -33,7 +32,7 @@ from jazzd.live.melody_listener import MelodyListener, chord_midi
 from jazzd.live.midi_io import jack_period, open_port, open_ports
 from jazzd.live.scheduler import Scheduler
 from jazzd.service import config as config_mod
-from jazzd.service import logs
+from jazzd.service import logs, signals
 from jazzd.service.errors import UserError
 from jazzd.service.notify import Notifier
 
@@ -69,6 +68,7 @@ class Daemon:
         self.wake = threading.Event()
         self.stop_requested = None      # the signal name, once one arrives
         self.reload_requested = False
+        self.signals = None             # service.signals.SignalThread, once installed
         self.fatal = None               # (thread name, exception) of a crash
         self.inp = self.out = None
         self.output_ok = False
@@ -211,24 +211,33 @@ class Daemon:
     # -- signals ---------------------------------------------------------------------
 
     def install_signals(self):
-        def stop(signum, _frame):
-            self.stop_requested = signal.Signals(signum).name
+        """SIGTERM/SIGINT stop, SIGHUP reloads, read by a thread of their own (see
+        service.signals); call before any other thread starts. Returns that thread."""
+        def stop(name):
+            self.stop_requested = name
             self.wake.set()
 
-        def hup(_signum, _frame):
+        def hup():
             self.reload_requested = True
             self.wake.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hup)
+        def silence():
+            if self.scheduler is not None:
+                self.scheduler.silence()
+
+        signals.block()
+        self.signals = signals.SignalThread(stop, hup, silence)
+        self.signals.start()
+        return self.signals
 
     # -- main loop -------------------------------------------------------------------
 
-    def loop(self, crash_file=None):
+    def loop(self, crash_file=None, hang_file=None):
         """Until a stop signal or a crash: reload, watch the ports, report status.
         `crash_file`: a debug hook for the tests: while it exists, the main thread
-        raises (an unexpected error here must silence the notes and exit 70)."""
+        raises (an unexpected error here must silence the notes and exit 70).
+        `hang_file`: another: once it exists, the main thread blocks in a C call for
+        good, as one stuck in libjack would (a stop must still end the process)."""
         next_poll = next_status = time.monotonic()
         while self.stop_requested is None and self.fatal is None:
             self.wake.wait(0.1)
@@ -238,6 +247,9 @@ class Daemon:
                 break
             if crash_file is not None and os.path.exists(crash_file):
                 raise RuntimeError(f"debug crash: {crash_file} exists")
+            if hang_file is not None and os.path.exists(hang_file):
+                log.warning("debug hang: %s exists, the main thread blocks", hang_file)
+                os.read(os.pipe()[0], 1)     # nothing is ever written: blocks for good
             if self.reload_requested:
                 self.reload_requested = False
                 self.reload()
