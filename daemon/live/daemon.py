@@ -223,7 +223,7 @@ class Daemon:
 
         def silence():
             if self.scheduler is not None:
-                self.scheduler.silence()
+                self.scheduler.close()
 
         signals.block()
         self.signals = signals.SignalThread(stop, hup, silence)

@@ -159,6 +159,15 @@ class Scheduler(threading.Thread):
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout)
 
+    def close(self):
+        """Silence for good, without waiting for the thread: the last resort of a stop
+        that hung (service.signals), while the improviser may still be planning. The
+        thread is halted first, and sends nothing once halted, so no note can start
+        after the note-offs."""
+        with self._cond:
+            self._halt = True
+        self.silence()
+
     # -- statistics ------------------------------------------------------------------
 
     def lateness(self):
@@ -227,6 +236,8 @@ class Scheduler(threading.Thread):
             while mono() < deadline:
                 pass
             with cond:
+                if self._halt:
+                    return
                 self._send_due(mono)
 
     def _find(self, nid, pitch):

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from jazzd.service.errors import EX_SOFTWARE
 
@@ -26,6 +27,8 @@ log = logging.getLogger("jazzd.signals")
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 STOP_DEADLINE = 5.0     # s from a stop signal to the end of the process, at most
 SILENCE_WAIT = 1.0      # s the last-resort silence may take (it may be stuck too)
+DELIVERY_WAIT = 0.1     # s for its messages to leave (JACK: the next period; a CI
+                        # rehearsal lost the note-off of an exit right after the send)
 
 
 def block():
@@ -66,5 +69,6 @@ class SignalThread(threading.Thread):
         quiet = threading.Thread(target=self.silence, name="last-silence", daemon=True)
         quiet.start()
         quiet.join(SILENCE_WAIT)
+        time.sleep(DELIVERY_WAIT)   # the note-offs leave at the output's next cycle
         sys.stderr.flush()
         os._exit(EX_SOFTWARE)
