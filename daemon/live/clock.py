@@ -18,8 +18,9 @@ both the phase (by alpha) and the period (by beta). Once four beats of ticks hav
 in tempo, the period is their least-squares slope instead: on a loaded machine ticks
 come late by up to most of a period, and the filter's period wandered 2.5 % off (the
 soak), enough to miscount the next stall. One tick far off the prediction is ignored as
-a hiccup; several in a row resynchronise to the raw tick: at the period their intervals
-agree on (a tempo jump), or, if they do not agree (jitter), at the period known.
+a hiccup; several in a row whose intervals agree on a period resynchronise to the raw
+tick at that period (a tempo jump); while they do not agree (jitter: ticks held up,
+late, never early) the grid is kept.
 
 A master keeps ticking until it sends a stop, so every tick that does not reach us
 must still be counted, or the beat slips for good; and every tick must be counted
@@ -222,20 +223,26 @@ class MidiClock:
                 err -= k * p
                 self.lost_ticks += k
             else:
-                # Several in a row: start again from this tick. If their intervals
-                # agree, the tempo jumped: at their median. If not, the ticks jitter
-                # (a loaded machine): at the period known. Jittered intervals taken
-                # for a tempo (20.5 then 18.6 ms for 20.8) miscounted the next stall
-                # by a tick in the soak.
+                # Several in a row whose intervals agree: the tempo jumped. Start
+                # again from this tick, at their median. Jittered intervals taken for
+                # a tempo (20.5 then 18.6 ms for 20.8) miscounted the next stall by a
+                # tick in the soak, so they must agree.
                 gaps = sorted(self._raw)
                 mid = gaps[len(gaps) // 2] if gaps else p
-                jumped = len(gaps) == self.OUTLIERS and gaps[-1] - gaps[0] <= self.WHOLE * mid
-                if jumped:
-                    p = mid
-                    self._fit.clear()
-                    self._anchor = (n, t)
+                if len(gaps) < self.OUTLIERS or gaps[-1] - gaps[0] > self.WHOLE * mid:
+                    # Their intervals do not agree on a tempo: jitter, ticks held up
+                    # on a loaded machine (late, never early). Keep the grid, as for
+                    # one hiccup, until three in a row agree. Re-anchored at such a
+                    # tick (0.74 period late, the fourth soak) the beat ran late, and
+                    # the next stall, counted from it, came out a tick short.
+                    self._state = (n, pred, p, True)
+                    del self._errs[:-self.OUTLIERS]
+                    return
+                p = mid
+                self._fit.clear()
+                self._anchor = (n, t)
                 self._state = (n, t, p, True)
-                self._synced = 1 if jumped else 2   # 2: no raw interval for the period
+                self._synced = 1
                 self._steady = 0
                 self._outliers = 0
                 self._errs.clear()
