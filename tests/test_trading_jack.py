@@ -30,7 +30,7 @@ from jazzd.model.style import only_length
 
 pytestmark = pytest.mark.jack
 
-BPM = 200
+BPM = 160
 SPB = 60.0 / BPM
 SPLIT = 60
 CHART = parse_chart("Cm7 | F7 | Bbmaj7 | Ebmaj7 | Am7b5 | D7 | Gm7 | Gm7 |", 4)
