@@ -433,16 +433,17 @@ def soak_arrivals(name):
                                   "clock_arrivals_soak3.txt", "clock_arrivals_soak4.txt",
                                   "clock_arrivals_soak5.txt"])
 def test_midi_clock_keeps_the_count_through_the_soaks_jittered_ticks(name):
-    # Recorded in three 1-hour soaks on a loaded machine: every tick arrived, but
+    # Five 40-s recordings from four 1-hour soaks on a loaded machine (the fourth file
+    # is another stretch of the first soak): every tick arrived, but
     # jittered by up to most of a period, late and in bursts. In the first, inside a
     # stall three of those intervals agreed on a period 29 % long and were taken for a
     # new tempo; the next tick, 6 ms after, was then read as one heard twice and
     # dropped. In the second, a stall began right after a tick 0.43 period late, and
     # counted from that tick's arrival (not from where it belonged) the ticks after
-    # it looked early, a tick too few. In the third and fourth, three jittered ticks
+    # it looked early, a tick too few. In the third and fourth files, three jittered ticks
     # in a row off the prediction made the clock resynchronise at the median of their
     # intervals (20.5, then 18.6 ms for 20.8), or the filter's period wandered 2.5 %
-    # off, and the next stall was counted with that period. In the fifth, three
+    # off, and the next stall was counted with that period. In the fifth file, three
     # ticks held up 0.58-0.74 period (intervals that agree on no tempo) re-anchored
     # the beat late, and the next stall was counted a tick short. Either way the beat
     # stayed a tick off for the rest of the hour. The count must come out right.
