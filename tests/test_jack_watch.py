@@ -78,8 +78,8 @@ else:
     # not even by the interpreter's exit
     again = open_watch()
     print("reopened while down:", again is not None, flush=True)
-    inp.close(server_gone=watch.server_gone)
-    out.close(server_gone=watch.server_gone)
+    inp.close(bury_clients=watch.server_gone)
+    out.close(bury_clients=watch.server_gone)
     watch.close()
 print("closed", flush=True)
 '''

@@ -395,7 +395,7 @@ class Daemon:
         the port's clients are buried (midi_io.GRAVEYARD)."""
         self._closed_errors[0] += getattr(port, "errors", 0)
         self._closed_errors[1] += getattr(port, "read_errors", 0)
-        port.close(server_gone=self.server_gone())
+        port.close(bury_clients=self.server_gone())
 
     def server_gone(self):
         """Has the JACK server shut our clients down (libjack's shutdown callback)?"""
@@ -559,7 +559,7 @@ class Daemon:
             time.sleep(EXIT_DRAIN)
         for port in (self.inp, self.out):
             if port is not None:
-                port.close(server_gone=gone or jack)    # JACK: left to the exit
+                port.close(bury_clients=gone or jack)    # JACK: left to the exit
         if self.watch is not None:
             self.watch.close()
         self.notifier.close()

@@ -319,9 +319,10 @@ class _Port:
         """Every rtmidi object of this port (the input adds its flusher)."""
         return [self._rt] if self._rt is not None else []
 
-    def close(self, server_gone=False):
-        """Close the port and delete the client; again is a no-op. With `server_gone`
-        (the JACK server shut our clients down) nothing is called in libjack: the
+    def close(self, bury_clients=False):
+        """Close the port and delete the client; again is a no-op. With `bury_clients`
+        (the JACK server shut our clients down, or the process is about to exit and
+        its end will close them: daemon.EXIT_DRAIN) nothing is called in libjack: the
         clients are buried (see GRAVEYARD). The port is taken out of use under its
         lock first (not connected, no client left to reach), so no other thread reads
         or sends through a client while it is closed."""
@@ -329,7 +330,7 @@ class _Port:
             self.connected = False
             clients = self._clients()
             self._forget_clients()
-        if server_gone:
+        if bury_clients:
             for rt in clients:
                 bury(rt)
             return
