@@ -35,14 +35,27 @@ def test_parse_spec_and_find_port():
 
 def test_arrival_times_from_deltas():
     a = ArrivalTimes()
-    # messages 10 ms apart, read in bursts 0-3 ms after they arrived
-    assert a.stamp(0.0, 100.002) == pytest.approx(100.002)
-    assert a.stamp(0.010, 100.0125) == pytest.approx(100.012)
-    assert a.stamp(0.010, 100.0205) == pytest.approx(100.0205)     # a fresh bound
-    assert a.stamp(0.010, 100.0335) == pytest.approx(100.0305)     # read 3 ms late
-    # earlier messages got the bound they had then; never later than the read time
+    # messages 10 ms apart, read in batches 0-3 ms after the last one arrived
+    assert a.stamp_batch([0.0], 100.002) == pytest.approx([100.002])
+    assert a.stamp_batch([0.010], 100.0125) == pytest.approx([100.012])
+    assert a.stamp_batch([0.010], 100.0205) == pytest.approx([100.0205])  # a fresh bound
+    assert a.stamp_batch([0.010], 100.0335) == pytest.approx([100.0305])  # read 3 ms late
+    # a batch: its last message bounds the offset, its intervals are rtmidi's own
+    assert a.stamp_batch([0.010, 0.010], 100.0505) == pytest.approx([100.0405, 100.0505])
+    assert a.stamp_batch([], 100.06) == []
     a.reset()
-    assert a.stamp(0.5, 7.0) == 7.0
+    assert a.stamp_batch([0.5, 0.25], 7.0) == pytest.approx([6.75, 7.0])
+
+
+def test_arrival_times_creep_after_the_clocks_part():
+    a = ArrivalTimes()
+    a.stamp_batch([0.0], 10.0)
+    # the backend's clock runs 0.5 ms/s slow: the bound grows, the creep follows
+    t = 10.0
+    for _ in range(100):
+        t += 0.1
+        got = a.stamp_batch([0.1 * (1 - 5e-4)], t)[0]
+    assert got == pytest.approx(t, abs=1e-6)
 
 
 @pytest.mark.jack
@@ -66,6 +79,37 @@ def test_virtual_input_timestamps_and_keeps_clock(jack_server):
         for t, _ in items[1:]:
             assert t0 <= t < t0 + 0.006                  # arrival, not read, times
         assert port.received == 5
+    finally:
+        kb.close()
+        port.close()
+
+
+@pytest.mark.jack
+def test_a_message_arriving_between_the_callers_clock_and_the_read_is_stamped_late(
+        jack_server):
+    """The dispatcher reads the clock, then the port. A message that arrives between
+    the two (another thread held the GIL) was stamped at the dispatcher's time, before
+    it was sent, and that drew every later stamp early (the 1-hour soak's lost tick)."""
+    name = unique("vin")
+    port = InputPort("jack", f"virtual:{name}").open()
+    kb = Keyboard(unique("kb"), connect_to=f"{name}:in")
+    try:
+        time.sleep(0.05)
+        kb.send(0x90, 60, 100)
+        first = drain(port, 1)
+        stale = time.monotonic()                   # the dispatcher's clock ...
+        time.sleep(0.02)
+        sent = time.monotonic()
+        kb.send(0x80, 60, 0)                       # ... a message comes in ...
+        time.sleep(0.02)
+        items = port.drain(stale)                  # ... and then it reads the port
+        assert [m for _, m in items] == [[0x80, 60, 0]], (first, items)
+        t = items[0][0]
+        assert sent <= t < sent + 0.006, (t - sent)
+        sent = time.monotonic()
+        kb.send(0x90, 62, 100)                     # and the next stamp is not early
+        t = drain(port, 1)[0][0]
+        assert sent - 0.0005 <= t < sent + 0.006, (t - sent)
     finally:
         kb.close()
         port.close()

@@ -56,13 +56,17 @@ class Recorder:
             time.sleep(0.001)
 
     def _read(self):
-        now = time.monotonic()
         with self._lock:
+            deltas, datas = [], []
             while True:
                 msg = self.rt.get_message()
                 if msg is None:
-                    return
-                self.events.append((self._times.stamp(msg[1], now), tuple(msg[0])))
+                    break
+                datas.append(tuple(msg[0]))
+                deltas.append(msg[1])
+            if datas:          # the clock read after the queue (ArrivalTimes)
+                times = self._times.stamp_batch(deltas, time.monotonic())
+                self.events.extend(zip(times, datas))
 
     def snapshot(self):
         self._read()

@@ -349,6 +349,14 @@ class ArrivalTimes:
     to an unknown offset. Every message was read after it arrived, so each one bounds
     the offset from above (`read time - sum`); the smallest bound is the estimate. It
     creeps up slowly (CREEP seconds per second) so the two clocks may drift apart.
+
+    The read time must be taken *after* the messages were taken from rtmidi's queue
+    (`stamp_batch`): a time read before them is no bound for a message that arrived in
+    between. The dispatcher used to read the clock first; a thread switch between the
+    two (another thread holding the GIL, a loaded machine) then dragged the offset
+    early by as long as the switch took, 19 ms once in a 1-hour soak, and every later
+    stamp was that much early until the creep had made it up (19 s). Inside a stall of
+    the master that made the clock count a tick too few, for the rest of the song.
     """
 
     CREEP = 1e-3
@@ -361,17 +369,28 @@ class ArrivalTimes:
         self._offset = 0.0
         self._last = 0.0
 
-    def stamp(self, delta, now):
+    def stamp_batch(self, deltas, now):
+        """The arrival times of messages taken from the queue together, in order, all
+        before `now` was read. The last one bounds the offset best (largest sum); all
+        are stamped with the offset it gives, so the intervals inside the batch are
+        rtmidi's own."""
+        sums = []
+        total = self._sum
+        for delta in deltas:
+            total = 0.0 if total is None else total + delta
+            sums.append(total)
+        if not sums:
+            return sums
         if self._sum is None:
-            self._sum = 0.0               # the first message anchors the sum
-            self._offset = now
+            self._offset = now - total    # the first batch anchors the offset
         else:
-            self._sum += delta
-        bound = now - self._sum
-        offset = self._offset + self.CREEP * (now - self._last)
-        self._offset = bound if bound < offset else offset
+            bound = now - total
+            offset = self._offset + self.CREEP * (now - self._last)
+            self._offset = bound if bound < offset else offset
+        self._sum = total
         self._last = now
-        return self._offset + self._sum
+        offset = self._offset
+        return [offset + s for s in sums]
 
 
 class InputPort(_Port):
@@ -410,13 +429,15 @@ class InputPort(_Port):
             self._open_flusher()
 
     def drain(self, now, limit=1024):
-        """The messages that arrived since the last call: [(arrival time, [bytes...])]."""
+        """The messages that arrived since the last call: [(arrival time, [bytes...])].
+        `now` is the caller's time, for noticing a quiet input; the arrival times use
+        a time read after the messages (ArrivalTimes)."""
         out = []
         with self._lock:
             if not self.connected:
                 return out
             get = self._rt.get_message
-            stamp = self.times.stamp
+            deltas, datas = [], []
             for _ in range(limit):
                 try:
                     msg = get()
@@ -426,7 +447,10 @@ class InputPort(_Port):
                     break
                 if msg is None:
                     break
-                out.append((stamp(msg[1], now), msg[0]))
+                datas.append(msg[0])
+                deltas.append(msg[1])
+            if datas:                      # read the clock after the queue (ArrivalTimes)
+                out = list(zip(self.times.stamp_batch(deltas, time.monotonic()), datas))
             if out or self._quiet_since is None:
                 self._quiet_since = now
             elif self.backend == "jack" and now - self._quiet_since > self.FLUSH_IDLE:
