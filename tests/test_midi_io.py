@@ -43,6 +43,9 @@ def test_arrival_times_from_deltas():
     # a batch: its last message bounds the offset, its intervals are rtmidi's own
     assert a.stamp_batch([0.010, 0.010], 100.0505) == pytest.approx([100.0405, 100.0505])
     assert a.stamp_batch([], 100.06) == []
+    # the chain broke (a joined sysex lost deltas): anchor afresh, even if later
+    assert a.stamp_batch([0.001], 100.1) == pytest.approx([100.0515])
+    assert a.stamp_batch([0.001], 100.1, anchor=True) == pytest.approx([100.1])
     a.reset()
     assert a.stamp_batch([0.5, 0.25], 7.0) == pytest.approx([6.75, 7.0])
 
@@ -108,6 +111,33 @@ def test_a_message_arriving_between_the_callers_clock_and_the_read_is_stamped_la
         assert sent <= t < sent + 0.006, (t - sent)
         sent = time.monotonic()
         kb.send(0x90, 62, 100)                     # and the next stamp is not early
+        t = drain(port, 1)[0][0]
+        assert sent - 0.0005 <= t < sent + 0.006, (t - sent)
+    finally:
+        kb.close()
+        port.close()
+
+
+@pytest.mark.jack
+def test_stamps_after_a_sysex_rtmidi_joined_are_not_early(jack_server):
+    """rtmidi's JACK input joins an unterminated sysex with what follows until an 0xF7
+    (here the port's own flush) and keeps only the last event's delta: the sum of
+    deltas then falls short, and every later stamp came early by what was lost."""
+    name = unique("vin")
+    port = InputPort("jack", f"virtual:{name}").open()
+    kb = Keyboard(unique("kb"), connect_to=f"{name}:in")
+    try:
+        time.sleep(0.05)
+        kb.send(0x90, 60, 100)
+        drain(port, 1)
+        time.sleep(0.03)
+        kb.rt.send_message([0xF0, 0x01])                # cut short: no 0xF7
+        time.sleep(0.05)
+        kb.send(0x90, 61, 100)                           # swallowed into the sysex
+        joined = drain(port, 1, timeout=1.0)             # the flush lets it out
+        assert [m[0] for _, m in joined] == [0xF0], joined
+        sent = time.monotonic()
+        kb.send(0x90, 62, 100)
         t = drain(port, 1)[0][0]
         assert sent - 0.0005 <= t < sent + 0.006, (t - sent)
     finally:

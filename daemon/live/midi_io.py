@@ -369,11 +369,13 @@ class ArrivalTimes:
         self._offset = 0.0
         self._last = 0.0
 
-    def stamp_batch(self, deltas, now):
+    def stamp_batch(self, deltas, now, anchor=False):
         """The arrival times of messages taken from the queue together, in order, all
         before `now` was read. The last one bounds the offset best (largest sum); all
         are stamped with the offset it gives, so the intervals inside the batch are
-        rtmidi's own."""
+        rtmidi's own. `anchor`: the chain of deltas broke before the first of them (a
+        sysex that rtmidi joined from several events keeps only the last one's delta,
+        so the sum falls short by the rest); the offset restarts from their bound."""
         sums = []
         total = self._sum
         for delta in deltas:
@@ -381,7 +383,7 @@ class ArrivalTimes:
             sums.append(total)
         if not sums:
             return sums
-        if self._sum is None:
+        if self._sum is None or anchor:
             self._offset = now - total    # the first batch anchors the offset
         else:
             bound = now - total
@@ -450,7 +452,7 @@ class InputPort(_Port):
                 datas.append(msg[0])
                 deltas.append(msg[1])
             if datas:                      # read the clock after the queue (ArrivalTimes)
-                out = list(zip(self.times.stamp_batch(deltas, time.monotonic()), datas))
+                out = list(zip(self._stamp(deltas, datas, time.monotonic()), datas))
             if out or self._quiet_since is None:
                 self._quiet_since = now
             elif self.backend == "jack" and now - self._quiet_since > self.FLUSH_IDLE:
@@ -458,6 +460,17 @@ class InputPort(_Port):
                 self._flush()
         self.received += len(out)
         return out
+
+    def _stamp(self, deltas, datas, now):
+        """Arrival times; each sysex re-anchors them (ArrivalTimes.stamp_batch)."""
+        stamp = self.times.stamp_batch
+        cuts = [k for k, data in enumerate(datas) if data[0] == 0xF0]
+        if not cuts:
+            return stamp(deltas, now)
+        times = stamp(deltas[:cuts[0]], now)
+        for k, end in zip(cuts, cuts[1:] + [len(datas)]):
+            times += stamp(deltas[k:end], now, anchor=True)
+        return times
 
     def _flush(self):
         """Send a lone 0xF7 (end of sysex) into our own input port. rtmidi's JACK
