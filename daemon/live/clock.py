@@ -416,23 +416,15 @@ class MidiClock:
         """0xFA: play from the top; the next tick is beat 0."""
         _, _, p, _ = self._state
         self._state = (-1, None, self._known_period(p), True)
-        self._synced = 0
-        self._steady = 0
-        self._stall = None
-        self._fit.clear()
         self.started = True
-        self.generation += 1
+        self._count_afresh()
 
     def on_continue(self, t):
         """0xFB: play on from the current position (e.g. after a song position)."""
         n, tn, p, _ = self._state
         self._state = (n, tn, self._known_period(p), True)
-        self._synced = 0
-        self._steady = 0
-        self._stall = None
-        self._fit.clear()
         self.started = True
-        self.generation += 1
+        self._count_afresh()
 
     def _known_period(self, p):
         """At a start: the period of the ticks sent while stopped, if they were steady;
@@ -455,6 +447,11 @@ class MidiClock:
         """0xF2: the next tick (after a continue) is this many sixteenths in."""
         _, tn, p, playing = self._state
         self._state = (sixteenths * (PPQN // 4) - 1, tn, p, playing)
+        self._count_afresh()
+
+    def _count_afresh(self):
+        """A start, continue or song position: the ticks are counted, and the tempo
+        fitted, from the next one on; readers see a new generation."""
         self._synced = 0
         self._steady = 0
         self._stall = None
