@@ -162,6 +162,31 @@ def test_stuck_notes_counts_unmatched_note_ons():
     assert stuck_notes(ev) == 1
 
 
+def test_standards_onsets_are_measured_on_the_masters_swung_grid():
+    from jazzd.bench.master import ClockMaster
+    from jazzd.bench.standards import onset_errors_on_master
+    master = ClockMaster(kb=None, bpm=120)
+    period = 60 / 120 / 24
+    master.ticks = [(k, 50.0 + k * period * 1.002) for k in range(24 * 8)]  # a slow master
+    spb = 24 * period * 1.002
+    swing, grace = 0.6, 0.008
+    ons = [50.0 + 1 * spb + 0.002,              # beat 1, 2 ms late
+           50.0 + 2.6 * spb - 0.001,            # the swung eighth after beat 2, 1 ms early
+           50.0 + 4 * spb + grace + 0.0005]     # beat 4, waited the chord grace
+    events = [(t, (0x90, 60, 90)) for t in ons] + [(51.0, (0x80, 60, 0))]
+    got = onset_errors_on_master(master, sorted(events), 49.0, 60.0, swing, grace)
+    assert got == pytest.approx([2.0, 1.0, 0.5], abs=0.01)
+
+
+def test_standards_charts_parse_and_are_not_toy_lengths():
+    from jazzd.bench.standards import BEATS, STANDARDS
+    from jazzd.grammar.chart import parse_chart
+    assert len(STANDARDS) == 4
+    for name, text in STANDARDS.items():
+        chart = parse_chart(text, BEATS)
+        assert name.endswith(f"{len(chart.bars)} bars)"), name
+
+
 def _jack_here(section):
     """Can a live section measure here? Without jackd it must say so (a failure where
     CI requires JACK)."""

@@ -1,5 +1,6 @@
 """Which sections `jazzd bench` has, and running them in order."""
 
+import importlib
 import time
 
 from jazzd.bench import offline
@@ -9,10 +10,7 @@ from jazzd.service.errors import EX_USAGE, UserError
 
 def _live(name, module="live"):
     def run(ctx):
-        if module == "trading":
-            from jazzd.bench import trading as bench_live
-        else:
-            from jazzd.bench import live as bench_live
+        bench_live = importlib.import_module(f"jazzd.bench.{module}")
         return getattr(bench_live, "section_" + name)(ctx)
     run.__doc__ = f"live section {name} (jazzd.bench.{module})"
     return run
@@ -27,6 +25,8 @@ SECTIONS = {
     "playing": ("jazzd run: RSS and CPU while playing", _live("playing")),
     "onset": ("jazzd run: JACK round-trip onset error", _live("onset")),
     "trading": ("jazzd run: trading and answering at 160 bpm", _live("trading", "trading")),
+    "standards": ("jazzd run: four standards over MIDI clock, back to back",
+                  _live("standards", "standards")),
 }
 
 
