@@ -14,6 +14,11 @@ predecessor left sounding: CC120, CC123 and a note-off for every pitch, for the
 receivers that ignore the controllers. The output is monophonic: a note-on first ends
 any note still sounding.
 
+Every note-off is sent again OFF_ECHO later, unless the pitch sounds again by then: an
+asynchronous JACK server drops what a client sends in a cycle it misses, and a lost
+note-off is a note hanging on the synth. A second note-off, some fifteen cycles later,
+is harmless to a receiver that got the first.
+
 Each send's lateness (send time − deadline) goes into a preallocated ring buffer, so
 `jazzd bench` can report p50/p99/max without per-note allocation or logging.
 """
@@ -28,7 +33,8 @@ import numpy as np
 
 log = logging.getLogger("jazzd.scheduler")
 
-ON, OFF = 0, 1
+ON, OFF, ECHO = 0, 1, 2
+OFF_ECHO = 0.02           # s: a note-off goes out again this much later (module docstring)
 QUIET_AFTER = 0.0003      # s: how long after a deadline the other threads stay quiet
 CC_ALL_SOUND_OFF = 120
 CC_ALL_NOTES_OFF = 123
@@ -71,6 +77,7 @@ class Scheduler(threading.Thread):
         self.idle_wait = idle_wait
         self._cond = threading.Condition(threading.Lock())
         self._heap = []                   # (deadline, seq, kind, pitch, velocity, note id)
+                                          # an ECHO has its (send, channel, pitch) for id
         self._seq = 0
         self._sounding = {}               # (send, channel, pitch) -> note id
         self._halt = False
@@ -247,6 +254,11 @@ class Scheduler(threading.Thread):
                 return key
         return None
 
+    def _echo(self, key, mono):
+        """The note-off of `key` again, OFF_ECHO from now (module docstring)."""
+        self._seq += 1
+        heapq.heappush(self._heap, (mono() + OFF_ECHO, self._seq, ECHO, key[2], 0, key))
+
     def _send_due(self, mono):
         heap = self._heap
         ch = self.channel
@@ -258,17 +270,23 @@ class Scheduler(threading.Thread):
             if kind == ON:
                 for key in list(self._sounding):          # monophonic: end the last note
                     key[0]([0x80 | key[1], key[2], 0])
+                    self._echo(key, mono)
                 self._sounding.clear()
                 now = mono()
                 send([0x90 | ch, pitch, velocity])
                 self._sounding[(send, ch, pitch)] = nid
                 self.notes_played += 1
-            else:
+            elif kind == OFF:
                 key = self._find(nid, pitch)
                 if key is None:
                     continue                              # already ended by a later note
                 now = mono()
                 key[0]([0x80 | key[1], pitch, 0])
                 del self._sounding[key]
+                self._echo(key, mono)
+            else:
+                if nid not in self._sounding:             # not struck again meanwhile
+                    nid[0]([0x80 | nid[1], pitch, 0])
+                continue                                  # not a deadline of the line
             ring[self._ring_i % size] = now - deadline
             self._ring_i += 1
