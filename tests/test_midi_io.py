@@ -1,5 +1,6 @@
 """MIDI ports through a real JACK server: virtual ports, connect by name, clear errors."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -61,15 +62,34 @@ def test_arrival_times_creep_after_the_clocks_part():
     assert got == pytest.approx(t, abs=1e-6)
 
 
-@pytest.mark.jack
-def test_virtual_input_timestamps_and_keeps_clock(jack_server):
+@contextlib.contextmanager
+def keyboard_into_input():
+    """(port, keyboard, [the first message]): a virtual JACK input with a keyboard on
+    it, and a first note read promptly, which anchors the arrival times."""
     name = unique("vin")
     port = InputPort("jack", f"virtual:{name}").open()
     kb = Keyboard(unique("kb"), connect_to=f"{name}:in")
     try:
         time.sleep(0.05)
         kb.send(0x90, 60, 100)
-        first = drain(port, 1)                           # read promptly: sets the offset
+        yield port, kb, drain(port, 1)
+    finally:
+        kb.close()
+        port.close()
+
+
+def assert_stamped_as_sent(port, kb, *msg):
+    """Send `msg` now: its stamp is its arrival (within a JACK period and some), not
+    before it was sent."""
+    sent = time.monotonic()
+    kb.send(*msg)
+    t = drain(port, 1)[0][0]
+    assert sent - 0.0005 <= t < sent + 0.006, (t - sent)
+
+
+@pytest.mark.jack
+def test_virtual_input_timestamps_and_keeps_clock(jack_server):
+    with keyboard_into_input() as (port, kb, first):
         t0 = time.monotonic()
         kb.send(0xFA)
         kb.send(0xF8)                                    # clock: must arrive
@@ -82,9 +102,6 @@ def test_virtual_input_timestamps_and_keeps_clock(jack_server):
         for t, _ in items[1:]:
             assert t0 <= t < t0 + 0.006                  # arrival, not read, times
         assert port.received == 5
-    finally:
-        kb.close()
-        port.close()
 
 
 @pytest.mark.jack
@@ -93,29 +110,17 @@ def test_a_message_arriving_between_the_callers_clock_and_the_read_is_stamped_la
     """The dispatcher reads the clock, then the port. A message that arrives between
     the two (another thread held the GIL) was stamped at the dispatcher's time, before
     it was sent, and that drew every later stamp early (the 1-hour soak's lost tick)."""
-    name = unique("vin")
-    port = InputPort("jack", f"virtual:{name}").open()
-    kb = Keyboard(unique("kb"), connect_to=f"{name}:in")
-    try:
-        time.sleep(0.05)
-        kb.send(0x90, 60, 100)
-        first = drain(port, 1)
+    with keyboard_into_input() as (port, kb, _):
         stale = time.monotonic()                   # the dispatcher's clock ...
         time.sleep(0.02)
         sent = time.monotonic()
         kb.send(0x80, 60, 0)                       # ... a message comes in ...
         time.sleep(0.02)
         items = port.drain(stale)                  # ... and then it reads the port
-        assert [m for _, m in items] == [[0x80, 60, 0]], (first, items)
+        assert [m for _, m in items] == [[0x80, 60, 0]], items
         t = items[0][0]
         assert sent <= t < sent + 0.006, (t - sent)
-        sent = time.monotonic()
-        kb.send(0x90, 62, 100)                     # and the next stamp is not early
-        t = drain(port, 1)[0][0]
-        assert sent - 0.0005 <= t < sent + 0.006, (t - sent)
-    finally:
-        kb.close()
-        port.close()
+        assert_stamped_as_sent(port, kb, 0x90, 62, 100)   # and the next is not early
 
 
 @pytest.mark.jack
@@ -123,26 +128,14 @@ def test_stamps_after_a_sysex_rtmidi_joined_are_not_early(jack_server):
     """rtmidi's JACK input joins an unterminated sysex with what follows until an 0xF7
     (here the port's own flush) and keeps only the last event's delta: the sum of
     deltas then falls short, and every later stamp came early by what was lost."""
-    name = unique("vin")
-    port = InputPort("jack", f"virtual:{name}").open()
-    kb = Keyboard(unique("kb"), connect_to=f"{name}:in")
-    try:
-        time.sleep(0.05)
-        kb.send(0x90, 60, 100)
-        drain(port, 1)
+    with keyboard_into_input() as (port, kb, _):
         time.sleep(0.03)
         kb.rt.send_message([0xF0, 0x01])                # cut short: no 0xF7
         time.sleep(0.05)
         kb.send(0x90, 61, 100)                           # swallowed into the sysex
         joined = drain(port, 1, timeout=1.0)             # the flush lets it out
         assert [m[0] for _, m in joined] == [0xF0], joined
-        sent = time.monotonic()
-        kb.send(0x90, 62, 100)
-        t = drain(port, 1)[0][0]
-        assert sent - 0.0005 <= t < sent + 0.006, (t - sent)
-    finally:
-        kb.close()
-        port.close()
+        assert_stamped_as_sent(port, kb, 0x90, 62, 100)
 
 
 @pytest.mark.jack
