@@ -86,9 +86,11 @@ class _Patchbay:
 def play_tune(ctx, jack, chart, bars):
     """One daemon over `bars` bars of `chart` on external clock: (master, events,
     t_start, t_end, notes the daemon says it played, exit status, log tail)."""
-    swing = defaults()["tempo"]["swing"]
-    d = DaemonRun(ctx, jack, extra={"tempo": {"source": "clock", "bpm": BPM, "swing": swing},
-                                    "logging": {"level": "info"}})
+    cfg = defaults()                   # as shipped, but for the ports and the clock
+    d = DaemonRun(ctx, jack, extra={
+        "tempo": {"source": "clock", "bpm": BPM, "swing": cfg["tempo"]["swing"]},
+        "midi": {"debounce_ms": cfg["midi"]["debounce_ms"]},
+        "logging": {"level": "info"}})
     listener = kbd = master = None
     try:
         listener = _peer(Recorder, f"{d.tag}-listen", connect_to=f"{d.tag}-out")
@@ -138,7 +140,7 @@ def onset_errors_on_master(master, events, t_start, t_end, swing, grace):
 
 def missed_rails(master, events, chart, bars, swing):
     """The rails of grammar.evaluate outside their band over the performance, as
-    [(name, value, band ok)], and the number of notes scored."""
+    [(name, value)], and the number of notes scored."""
     tl = master.timeline()
     notes = []
     for on, off, pitch in _notes(events):
