@@ -125,6 +125,28 @@ def test_stop_leaves_nothing_sounding():
     assert len(ons) == len(offs) == 1
 
 
+def test_a_stop_can_send_its_note_offs_again_once_nothing_can_sound(monkeypatch):
+    """The stop's own note-offs (and an echo it dropped) go out once more OFF_ECHO
+    later (the daemon's shutdown): an asynchronous JACK server may lose the first."""
+    from jazzd.live import scheduler
+    monkeypatch.setattr(scheduler, "OFF_ECHO", 5.0)   # 62's echo is surely still pending
+    sink = Sink()
+    s = Scheduler(sink)
+    s.start()
+    t0 = time.monotonic()
+    s.note(t0, t0 + 0.02, 62, 100)               # ended just before the stop: its echo
+    s.note(t0 + 0.025, t0 + 10, 60, 100)         # still pending then
+    assert wait_until(lambda: s.sounding() == [60])
+    s.repeat_silence()                           # not while the line can go on
+    assert sink.messages()[-1] == [0x90, 60, 100]
+    s.stop()
+    n = len(sink.messages())
+    s.repeat_silence()
+    msgs = sink.messages()
+    assert msgs[n - 2:n] == [[0x80, 60, 0], [0xB0, 123, 0]]
+    assert msgs[n:] == [[0x80, 60, 0], [0x80, 62, 0], [0xB0, 123, 0]]
+
+
 def test_panic_at_start_ends_every_pitch_even_for_receivers_that_ignore_cc123():
     sink = Sink()
     s = Scheduler(sink, channel=16)

@@ -287,7 +287,7 @@ def loopback_floor(ctx, seconds, period):
         sched.stop()
         kbd.close()
         listener.close()
-    return onset_errors(times, 60 / BPM / 12)
+    return onset_errors(times, period)
 
 
 # -- one performance, shared by the playing and onset sections ------------------------------

@@ -188,7 +188,8 @@ def section_standards(ctx):
     per_tune = "; ".join(
         f"{name.split(' (')[0]}: {bars} bars, heard {heard} of {played} played"
         + (", p50 {p50:.1f} / p99 {p99:.1f} ms".format(**summarize(errs)) if errs else "")
-        for name, bars, played, heard, errs, *_ in rows)
+        + (f", {stuck} left sounding" if stuck else "")
+        for name, bars, played, heard, errs, stuck, *_ in rows)
     unheard = [r[0] for r in rows if not r[3] or (r[2] and r[3] < 0.9 * r[2])]
     rails = [f"{r[0].split(' (')[0]}: {', '.join(f'{n} {v:.3f}' for n, v in r[6])}"
              for r in rows if r[6]]

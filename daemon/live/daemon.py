@@ -30,7 +30,7 @@ from jazzd.live.improviser import Improviser
 from jazzd.live.jack_watch import names, open_watch, stale_futexes
 from jazzd.live.melody_listener import MelodyListener, chord_midi
 from jazzd.live.midi_io import jack_period, open_port, open_ports
-from jazzd.live.scheduler import Scheduler
+from jazzd.live.scheduler import OFF_ECHO, Scheduler
 from jazzd.service import config as config_mod
 from jazzd.service import logs, signals
 from jazzd.service.errors import UserError
@@ -555,6 +555,9 @@ class Daemon:
                      "dropped", self.clock.lost_ticks, self.clock.doubled_ticks)
         gone = self.server_gone()
         jack = self.cfg["midi"]["backend"] == "jack"
+        if self.scheduler is not None and not gone:
+            time.sleep(OFF_ECHO)                # the stop's note-offs once more (scheduler)
+            self.scheduler.repeat_silence()
         if jack and not gone:
             time.sleep(EXIT_DRAIN)
         for port in (self.inp, self.out):

@@ -87,6 +87,7 @@ class Scheduler(threading.Thread):
         self.late_ring = np.zeros(ring_size, dtype=np.float64)
         self._ring_i = 0
         self.on_error = None              # called with the exception if the loop dies
+        self._last_silence = None         # (note keys, channels) of the last silence()
 
     # -- producer side (improviser thread) -------------------------------------------
 
@@ -135,16 +136,31 @@ class Scheduler(threading.Thread):
         """
         with self._cond:
             self.epoch += 1
+            echoes = [e[5] for e in self._heap if e[2] == ECHO]
             self._heap.clear()
             sounding, self._sounding = self._sounding, {}
-            channels = {(self._send, self.channel)}
-            for send, ch, pitch in sorted(sounding, key=lambda k: (k[1], k[2])):
-                send([0x80 | ch, pitch, 0])
-                channels.add((send, ch))
-            for send, ch in channels:
-                send([0xB0 | ch, CC_ALL_NOTES_OFF, 0])
+            ended = sorted(sounding, key=lambda k: (k[1], k[2]))
+            channels = {(self._send, self.channel)} | {(k[0], k[1]) for k in ended}
+            self._last_silence = (ended + [k for k in echoes if k not in sounding],
+                                  sorted(channels, key=lambda c: c[1]))
+            self._send_silence(ended, channels)
             self._cond.notify()
         return len(sounding)
+
+    @staticmethod
+    def _send_silence(keys, channels):
+        for send, ch, pitch in keys:
+            send([0x80 | ch, pitch, 0])
+        for send, ch in channels:
+            send([0xB0 | ch, CC_ALL_NOTES_OFF, 0])
+
+    def repeat_silence(self):
+        """The last silence's note-offs (and the echoes it dropped) and CC123s again: the
+        OFF_ECHO of a stop (module docstring). Only once nothing can sound any more
+        (after stop()): a note struck since would be cut."""
+        with self._cond:
+            if self._halt and self._last_silence is not None:
+                self._send_silence(*self._last_silence)
 
     def panic(self):
         """End whatever sounds on the output channel, whoever started it (a SIGKILLed
