@@ -30,6 +30,7 @@ from jazzd.bench.trading import _notes
 from jazzd.grammar.chart import parse_chart
 from jazzd.grammar.evaluate import check, evaluate
 from jazzd.grammar.pitch import TPQ
+from jazzd.live.jack_watch import open_watch
 from jazzd.service.config import defaults
 
 BPM = 140
@@ -165,6 +166,11 @@ def section_standards(ctx):
     swing = cfg["tempo"]["swing"]
     grace = cfg["improviser"]["change_grace_ms"] / 1000.0
     min_bars = 12 if ctx.quick else 32
+    # This process's first JACK client, before the patchbay polls: a client that leaves
+    # while a process's first one attaches leaves it waiting for ever (docs/LIVE.md, "A
+    # client that never runs"; a run here hung 15 minutes on it). The daemon opens
+    # the same watch first for the same reason.
+    watch = open_watch()
     patchbay = _Patchbay(jack)
     rows = []
     try:
@@ -181,6 +187,8 @@ def section_standards(ctx):
                          scored, sum(k for _, k in master.skipped)))
     finally:
         patchbay.close()
+        if watch is not None:
+            watch.close()
     floor, _ = loopback_floor(ctx, 2.0 if ctx.quick else 8.0, 60 / BPM / 4)
     errors = [e for r in rows for e in r[4]]
     if not errors:
