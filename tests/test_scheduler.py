@@ -50,12 +50,14 @@ def test_notes_go_out_at_their_deadlines_in_order(sched):
     # scheduled out of order on purpose
     sched.note(t0 + 0.04, t0 + 0.07, 64, 90)
     sched.note(t0, t0 + 0.03, 60, 100)
-    assert wait_until(lambda: len(sched.sink.sent) >= 6)
+    assert wait_until(lambda: len(sched.sink.sent) >= 7)
     sent = sched.sink.sent
-    # each note-off goes out again OFF_ECHO (20 ms) later: 60's between 64's on and off
-    assert [m for _, m in sent] == [[0x92, 60, 100], [0x82, 60, 0], [0x92, 64, 90],
-                                    [0x82, 60, 0], [0x82, 64, 0], [0x82, 64, 0]]
-    line = [sent[i] for i in (0, 1, 2, 4)]
+    # each note-off goes out again OFF_ECHO (20 ms) later, and 60's also right before
+    # 64's note-on, which comes first (10 ms after 60's note-off)
+    assert [m for _, m in sent] == [[0x92, 60, 100], [0x82, 60, 0], [0x82, 60, 0],
+                                    [0x92, 64, 90], [0x82, 60, 0], [0x82, 64, 0],
+                                    [0x82, 64, 0]]
+    line = [sent[i] for i in (0, 1, 3, 5)]
     for (t, _), deadline in zip(line, (t0, t0 + 0.03, t0 + 0.04, t0 + 0.07)):
         assert t >= deadline                  # never early
         assert t - deadline < 0.05            # generous sanity bound, not a benchmark
@@ -83,13 +85,14 @@ def test_a_note_off_goes_out_again_unless_the_pitch_sounds_again(sched):
     sched.note(t0, t0 + 0.03, 60, 100)
     sched.note(t0 + 0.03, t0 + 0.10, 60, 100)    # the same pitch, legato
     sched.note(t0 + 0.2, t0 + 0.25, 62, 100)
-    assert wait_until(lambda: len(sched.sink.sent) >= 8)
+    assert wait_until(lambda: len(sched.sink.sent) >= 9)
     time.sleep(0.05)
     sent = sched.sink.sent
-    assert [m for _, m in sent] == [[0x92, 60, 100], [0x82, 60, 0], [0x92, 60, 100],
-                                    [0x82, 60, 0], [0x82, 60, 0],
+    # the legato repeat: its note-off repeated before its note-on, never after it
+    assert [m for _, m in sent] == [[0x92, 60, 100], [0x82, 60, 0], [0x82, 60, 0],
+                                    [0x92, 60, 100], [0x82, 60, 0], [0x82, 60, 0],
                                     [0x92, 62, 100], [0x82, 62, 0], [0x82, 62, 0]]
-    for i in (4, 7):
+    for i in (5, 8):
         assert sent[i][0] - sent[i - 1][0] >= OFF_ECHO
     assert sched.lateness_stats()["count"] == 6     # the echoes are no deadlines
 
@@ -123,6 +126,37 @@ def test_stop_leaves_nothing_sounding():
     ons = [m for m in msgs if m[0] == 0x90]
     offs = [m for m in msgs if m[0] == 0x80]
     assert len(ons) == len(offs) == 1
+
+
+def test_a_lost_note_off_never_sounds_under_the_next_note():
+    """Whichever single note-off the server drops, the receiver has the note ended
+    before the next note-on: the repeat due after it goes before it."""
+    for lost in range(4):                      # drop the k-th note-off sent
+        sent, offs = [], [0]
+
+        def lossy(msg, sent=sent, offs=offs, lost=lost):
+            if msg[0] & 0xF0 == 0x80:
+                offs[0] += 1
+                if offs[0] - 1 == lost:
+                    return True                # "sent", never heard
+            sent.append(list(msg))
+            return True
+        s = Scheduler(lossy)
+        s.start()
+        t0 = time.monotonic() + 0.02
+        for k, p in enumerate((60, 64, 67, 64)):   # 10 ms gaps, under OFF_ECHO
+            s.note(t0 + k * 0.04, t0 + k * 0.04 + 0.03, p, 100)
+        assert wait_until(lambda: sum(m[0] == 0x90 for m in sent) == 4)
+        time.sleep(0.1)
+        s.stop()
+        sounding = set()
+        for m in sent:
+            if m[0] == 0x90:
+                assert not sounding, (lost, sent)      # an overlap at the receiver
+                sounding.add(m[1])
+            elif m[0] == 0x80:
+                sounding.discard(m[1])
+        assert not sounding, (lost, sent)
 
 
 def test_a_stop_can_send_its_note_offs_again_once_nothing_can_sound(monkeypatch):

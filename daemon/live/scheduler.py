@@ -17,7 +17,9 @@ any note still sounding.
 Every note-off is sent again OFF_ECHO later, unless the pitch sounds again by then: an
 asynchronous JACK server drops what a client sends in a cycle it misses, and a lost
 note-off is a note hanging on the synth. A second note-off, some fifteen cycles later,
-is harmless to a receiver that got the first.
+is harmless to a receiver that got the first. A note-on that comes before that repeat
+is preceded by it as well, in the same cycle: so a lost note-off never sounds under the
+next note (an overlap), whichever cycles the server drops.
 
 Each send's lateness (send time − deadline) goes into a preallocated ring buffer, so
 `jazzd bench` can report p50/p99/max without per-note allocation or logging.
@@ -88,6 +90,7 @@ class Scheduler(threading.Thread):
         self._ring_i = 0
         self.on_error = None              # called with the exception if the loop dies
         self._last_silence = None         # (note keys, channels) of the last silence()
+        self._unrepeated = {}             # keys whose note-off has not gone out twice yet
 
     # -- producer side (improviser thread) -------------------------------------------
 
@@ -138,6 +141,7 @@ class Scheduler(threading.Thread):
             self.epoch += 1
             echoes = [e[5] for e in self._heap if e[2] == ECHO]
             self._heap.clear()
+            self._unrepeated.clear()
             sounding, self._sounding = self._sounding, {}
             ended = sorted(sounding, key=lambda k: (k[1], k[2]))
             channels = {(self._send, self.channel)} | {(k[0], k[1]) for k in ended}
@@ -274,6 +278,7 @@ class Scheduler(threading.Thread):
         """The note-off of `key` again, OFF_ECHO from now (module docstring)."""
         self._seq += 1
         heapq.heappush(self._heap, (mono() + OFF_ECHO, self._seq, ECHO, key[2], 0, key))
+        self._unrepeated[key] = True
 
     def _send_due(self, mono):
         heap = self._heap
@@ -284,6 +289,10 @@ class Scheduler(threading.Thread):
             deadline, _, kind, pitch, velocity, nid = heapq.heappop(heap)
             send = self._send
             if kind == ON:
+                if self._unrepeated:                      # repeats due after this note-on
+                    for key in self._unrepeated:          # go first (module docstring)
+                        key[0]([0x80 | key[1], key[2], 0])
+                    self._unrepeated.clear()
                 for key in list(self._sounding):          # monophonic: end the last note
                     key[0]([0x80 | key[1], key[2], 0])
                     self._echo(key, mono)
@@ -301,8 +310,9 @@ class Scheduler(threading.Thread):
                 del self._sounding[key]
                 self._echo(key, mono)
             else:
-                if nid not in self._sounding:             # not struck again meanwhile
-                    nid[0]([0x80 | nid[1], pitch, 0])
+                self._unrepeated.pop(nid, None)           # (sent even if a note-on sent
+                if nid not in self._sounding:             # it first: that cycle may be
+                    nid[0]([0x80 | nid[1], pitch, 0])     # lost), unless struck again
                 continue                                  # not a deadline of the line
             ring[self._ring_i % size] = now - deadline
             self._ring_i += 1
