@@ -155,3 +155,18 @@ class TickTimeline:
         spb = (self.times[i + 1] - self.times[i]) * 24
         tick = round(unswung_ticks(b, swing))
         return (b - swung_beats(tick, swing)) * spb
+
+    def graced_errors(self, times, swing, grace):
+        """[(t, signed error in s, graced)] of each time on the ticks' span, against
+        the swung grid. A note on a beat may wait `grace` (change_grace_ms) for its
+        chord, by design (a DAW sends the chord on the beat): one that is late by more
+        than half of it is measured from grid + grace, and marked graced."""
+        out = []
+        for t in times:
+            e = self.swung_grid_error(t, swing)
+            if e is None:
+                continue
+            b = self.beat_of(t)
+            graced = abs(b - round(b)) < 0.1 and e > grace / 2
+            out.append((t, e - grace if graced else e, graced))
+        return out

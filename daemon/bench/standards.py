@@ -126,17 +126,8 @@ def play_tune(ctx, jack, chart, bars):
 def onset_errors_on_master(master, events, t_start, t_end, swing, grace):
     """|error| (ms) of each note-on against the master's swung grid; a note on a beat
     that waited the chord grace is measured from the grace's end."""
-    tl = master.timeline()
-    out = []
-    for t in note_ons(events, since=t_start, until=t_end):
-        e = tl.swung_grid_error(t, swing)
-        b = tl.beat_of(t)
-        if e is None or b is None:
-            continue
-        if abs(b - round(b)) < 0.1 and e > grace / 2:
-            e -= grace
-        out.append(abs(e) * 1e3)
-    return out
+    return [abs(e) * 1e3 for _, e, _ in master.timeline().graced_errors(
+        note_ons(events, since=t_start, until=t_end), swing, grace)]
 
 
 def missed_rails(master, events, chart, bars, swing):
