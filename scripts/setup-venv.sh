@@ -23,9 +23,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.jazzd-installed-${extras//,/-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip
+    # pip's output goes to a log, shown only when the install fails.
+    log=".venv/setup.log"
     spec="."
     [ -n "$extras" ] && spec=".[$extras]"
-    .venv/bin/python -m pip install -q -e "$spec"
+    echo "setup: installing jazzd${extras:+ with $extras} into .venv (log: $log)" >&2
+    if ! { .venv/bin/python -m pip install -q --upgrade pip \
+           && .venv/bin/python -m pip install -q -e "$spec"; } >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        echo "setup: pip failed; the whole log is in $log" >&2
+        exit 1
+    fi
     touch "$stamp"
 fi
