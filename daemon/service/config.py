@@ -175,6 +175,14 @@ def _auto_or_number(lo, hi):
     return check, "'auto' or " + allowed
 
 
+def _program():
+    """A MIDI program number as the program-change message carries it, 0-127 (0-based:
+    General MIDI's 1-based list is one higher), or null for none."""
+    check, _ = _number(0, 127, integer=True, nullable=True)
+    return check, ("a program number from 0 to 127 as sent in the program-change message "
+                   "(0-based: General MIDI's 67 Tenor Sax is 66), or null to send none")
+
+
 def _cc(nullable=True):
     return _number(0, 127, integer=True, nullable=nullable)
 
@@ -192,6 +200,7 @@ SCHEMA = {
         "output": S("virtual:jazzd-out", _text()),
         "chord_channels": S("all", _channels()),
         "output_channel": S(1, _number(1, 16, integer=True)),
+        "program": S(66, _program()),
         "split_note": S(None, _number(0, 127, integer=True, nullable=True)),
         "debounce_ms": S(40, _number(0, 1000)),
         "hold_beats": S(8, _number(0, 64)),
@@ -302,6 +311,7 @@ def validate(data, source="config"):
                           f"must not exceed 'improviser.velocity_high' "
                           f"({imp['velocity_high']})")
     _check_interplay(cfg, source)
+    _check_ccs(cfg, source)
     return cfg
 
 
@@ -313,7 +323,7 @@ RESERVED_CCS = {64: "the sustain pedal", 120: "all sound off",
 
 def _check_interplay(cfg, source):
     """What the interplay keys need of the other sections: a melody to listen to, and
-    channels and CCs that mean one thing each."""
+    channels that are chords or melody, not both."""
     inter, midi, ctl = cfg["interplay"], cfg["midi"], cfg["controls"]
     melody = midi["split_note"] is not None or inter["melody_channels"]
     if not melody:
@@ -334,16 +344,27 @@ def _check_interplay(cfg, source):
     if chans == "all" and len(both) == 16:
         raise ConfigError(f"{source}: 'interplay.melody_channels' takes all 16 channels: "
                           f"none is left for the chords")
-    cc = ctl["interplay_cc"]
-    if cc is None:
-        return
-    if cc in RESERVED_CCS:
-        raise ConfigError(f"{source}: 'controls.interplay_cc' is {cc}, which is "
-                          f"{RESERVED_CCS[cc]}; choose another CC")
-    for key in ("temperature_cc", "enable_cc", "density_cc"):
-        if ctl[key] == cc:
-            raise ConfigError(f"{source}: 'controls.interplay_cc' and 'controls.{key}' are "
-                              f"both CC{cc}; one CC turns one thing")
+
+
+# The controls that take a CC number, in the order their clashes are reported.
+CC_KEYS = ("interplay_cc", "temperature_cc", "enable_cc", "density_cc")
+
+
+def _check_ccs(cfg, source):
+    """Each mapped CC is free on the input (not the pedal, not a panic CC) and turns
+    one thing: with `enable_cc: 64` every pedal lift would switch jazzd off."""
+    ctl = cfg["controls"]
+    for key in CC_KEYS:
+        cc = ctl[key]
+        if cc in RESERVED_CCS:
+            raise ConfigError(f"{source}: 'controls.{key}' is {cc}, which is "
+                              f"{RESERVED_CCS[cc]} on the input; choose another CC (not "
+                              f"64, 120, 121 or 123)")
+    for i, key in enumerate(CC_KEYS):
+        for other in CC_KEYS[i + 1:]:
+            if ctl[key] is not None and ctl[key] == ctl[other]:
+                raise ConfigError(f"{source}: 'controls.{key}' and 'controls.{other}' are "
+                                  f"both CC{ctl[key]}; one CC turns one thing")
 
 
 def load(path):
@@ -355,14 +376,56 @@ def load(path):
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from None
+    return validate(parse_yaml(text, path), source=str(path))
+
+
+def parse_yaml(text, source="config"):
+    """The data of a YAML document, with a key given twice in one mapping an error
+    (plain YAML keeps the last one silently: a second `bpm:` further down would win
+    over the one being edited)."""
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        twice = _key_given_twice(node)
+        if twice:
+            key, first, again = twice
+            raise ConfigError(f"{source}: duplicate key '{key}' at line {again} (first "
+                              f"given at line {first}); give each key once")
+        return loader.construct_document(node)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         what = getattr(e, "problem", None) or " ".join(str(e).split())
-        raise ConfigError(f"{path}: not valid YAML: {where}{what}") from None
-    return validate(data, source=str(path))
+        raise ConfigError(f"{source}: not valid YAML: {where}{what}") from None
+    finally:
+        loader.dispose()
+
+
+def _key_given_twice(node, path=""):
+    """(dotted key, first line, second line) of the first key that appears twice in
+    one mapping of the composed YAML `node`, or None. Keys compare as written, as
+    validate() reads them (str); merge keys (`<<`) may override."""
+    if isinstance(node, yaml.MappingNode):
+        seen = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            dotted = f"{path}.{name}" if path else str(name)
+            if name is not None and key.tag != "tag:yaml.org,2002:merge":
+                line = key.start_mark.line + 1
+                if name in seen:
+                    return dotted, seen[name], line
+                seen[name] = line
+            found = _key_given_twice(value, dotted)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = _key_given_twice(item, path)
+            if found:
+                return found
+    return None
 
 
 def default_path():
