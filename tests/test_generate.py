@@ -187,3 +187,104 @@ def test_wav_without_fluidsynth_says_so(model_dir, tmp_path):
     assert r.returncode == 69
     assert "fluidsynth" in r.stderr and "not installed" in r.stderr
     assert out.exists() and "was written" in r.stderr
+
+
+# ---- flags that go together, and nothing written before a bad one ---------------------
+
+@pytest.mark.parametrize("extra, words", [
+    (["--first", "jazzd"], ["--first", "--trade"]),
+    (["--echo", "0.2"], ["--echo", "--trade"]),
+    (["--first", "player", "--echo", "0.9"], ["--first and --echo", "--trade"]),
+    (["--call-track", "solo"], ["--call-track", "--trade"]),
+])
+def test_trade_flags_without_trade_are_an_error(model_dir, tmp_path, extra, words):
+    out = tmp_path / "x.mid"
+    r = gen(model_dir, out, *extra, bars=2)
+    assert r.returncode == 64, (r.returncode, r.stderr)
+    assert all(w in r.stderr for w in words), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_wav_to_a_missing_folder_fails_before_writing_anything(model_dir, tmp_path):
+    out = tmp_path / "x.mid"
+    r = gen(model_dir, out, "--wav", tmp_path / "no" / "such" / "x.wav", bars=2)
+    assert r.returncode == 65, (r.returncode, r.stderr)      # as --out to a missing folder
+    assert "--wav" in r.stderr and str(tmp_path / "no" / "such") in r.stderr
+    assert not out.exists()
+
+
+def test_soundfont_is_checked_first_and_needs_wav(model_dir, tmp_path):
+    out = tmp_path / "x.mid"
+    r = gen(model_dir, out, "--wav", tmp_path / "x.wav", "--soundfont",
+            tmp_path / "none.sf2", bars=2)
+    assert r.returncode == 66 and "--soundfont" in r.stderr and "none.sf2" in r.stderr
+    assert not out.exists()
+    sf = tmp_path / "some.sf2"
+    sf.write_bytes(b"")
+    r = gen(model_dir, out, "--soundfont", sf, bars=2)
+    assert r.returncode == 64 and "--wav" in r.stderr and not out.exists()
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
+def test_soundfont_is_the_one_rendered_with(model_dir, tmp_path):
+    out, wav = tmp_path / "x.mid", tmp_path / "x.wav"
+    bogus = tmp_path / "bogus.sf2"
+    bogus.write_bytes(b"RIFF0000sfbk not really a soundfont")
+    r = gen(model_dir, out, "--wav", wav, "--soundfont", bogus, bars=2)
+    # fluidsynth was given this file, not the system's soundfont: it cannot load it,
+    # and says so instead of leaving a silent WAV
+    assert r.returncode == 65, (r.returncode, r.stderr)
+    assert "soundfont" in r.stderr and str(bogus) in r.stderr and "was written" in r.stderr
+    assert out.exists() and not wav.exists()
+
+
+def test_beats_per_bar_sets_the_metre(model_dir, tmp_path):
+    out = tmp_path / "w.mid"
+    r = gen(model_dir, out, "--beats-per-bar", 3, chords="Cmaj7 | Dm7 G7 |", bars=4)
+    assert r.returncode == 0, r.stderr
+    assert "12 beats" in r.stdout
+    sig = [m for m in mido.MidiFile(out).tracks[0] if m.type == "time_signature"]
+    assert (sig[0].numerator, sig[0].denominator) == (3, 4)
+    r = gen(model_dir, out, "--beats-per-bar", 13, bars=4)
+    assert r.returncode == 64 and "--beats-per-bar" in r.stderr and "1 to 12" in r.stderr
+
+
+def _solo_programs(path):
+    mid = mido.MidiFile(path)
+    return [m.program for m in mid.tracks[0] if m.type == "program_change"]
+
+
+@pytest.mark.parametrize("text, want", [(None, [66]), ("midi: {program: 0}", [0]),
+                                        ("midi: {program: 56}", [56]),
+                                        ("midi: {program: null}", [])])
+def test_the_solo_track_plays_midi_program(model_dir, tmp_path, text, want):
+    out = tmp_path / "p.mid"
+    extra = []
+    if text is not None:
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(text)
+        extra = ["--config", cfg]
+    r = gen(model_dir, out, *extra, bars=2)
+    assert r.returncode == 0, r.stderr
+    assert _solo_programs(out) == want
+
+
+def test_help_explains_every_musical_flag():
+    r = jazzd("generate", "--help")
+    assert r.returncode == 0
+    from jazzd.commands.cli import build_parser
+    gen_parser = build_parser()._subparsers._group_actions[0].choices["generate"]
+    helps = {a.option_strings[0]: a.help for a in gen_parser._actions if a.option_strings}
+    for flag in ("--bpm", "--seed", "--swing", "--temperature", "--lowest-note",
+                 "--highest-note", "--beats-per-bar", "--soundfont", "--wav", "--out"):
+        assert helps.get(flag) and len(helps[flag]) > 20, flag
+        assert flag in r.stdout
+    # the defaults it quotes are the config's
+    d = config.defaults()
+    for flag, value in (("--bpm", d["tempo"]["bpm"]), ("--swing", d["tempo"]["swing"]),
+                        ("--temperature", d["improviser"]["temperature"]),
+                        ("--lowest-note", d["improviser"]["lowest_note"]),
+                        ("--highest-note", d["improviser"]["highest_note"]),
+                        ("--beats-per-bar", d["tempo"]["beats_per_bar"])):
+        assert f"{value:g}" in helps[flag], (flag, value)

@@ -1,5 +1,5 @@
 """The `jazzd` command line: one subcommand per job, each in its own module of
-`jazzd.commands`.
+`jazzd.commands` (run, ports, check_config, chord, train, generate, evaluate, bench).
 
 Subcommand modules are imported only when their command runs, so `jazzd chord` and
 `jazzd run` never pay for TensorFlow or music21. A `UserError` becomes a one-line
@@ -26,7 +26,13 @@ def _add_run(sub):
 
 def _add_ports(sub):
     p = sub.add_parser("ports", help="list MIDI input and output ports")
-    p.add_argument("--backend", choices=["alsa", "jack"], default="alsa")
+    p.add_argument("--backend", choices=["alsa", "jack"], default="alsa",
+                   help="the MIDI system to ask: alsa (the ALSA sequencer) or jack (a JACK "
+                        "server, or PipeWire's JACK; default: alsa)")
+    p.add_argument("--config", metavar="FILE",
+                   help="leave out the ports of the jazzd this config describes (default: "
+                        "config.yaml in the current directory if present, else jazzd-in "
+                        "and jazzd-out)")
     p.set_defaults(module="ports")
 
 
@@ -90,20 +96,50 @@ def _add_train(sub):
 
 
 def _add_generate(sub):
-    p = sub.add_parser("generate", help="improvise offline over a chord chart into a MIDI file")
+    p = sub.add_parser("generate", help="improvise offline over a chord chart into a MIDI file "
+                                        "(and a WAV)")
     p.add_argument("--chords", required=True, metavar="CHART",
-                   help='a chart such as "Dm7 G7 | Cmaj7 |", looped to fill --bars')
+                   help='a chart such as "Dm7 G7 | Cmaj7 |", or a file holding one, looped '
+                        'to fill --bars (syntax: docs/CHARTS.md)')
     p.add_argument("--bars", type=int, default=None, help="bars to play (default: one chorus)")
-    p.add_argument("--bpm", type=float, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--out", required=True, metavar="FILE.mid")
-    p.add_argument("--swing", type=float, default=None)
-    p.add_argument("--temperature", type=float, default=None)
-    p.add_argument("--lowest-note", type=int, default=None)
-    p.add_argument("--highest-note", type=int, default=None)
-    p.add_argument("--model", default=None, help="'default' or a model directory")
-    p.add_argument("--config", metavar="FILE", help="take other settings from this config")
-    p.add_argument("--wav", metavar="FILE.wav", help="also render to WAV with fluidsynth")
+    p.add_argument("--bpm", type=float, default=None,
+                   help="tempo in beats per minute, 20-400 (default: the config's tempo.bpm, "
+                        "120)")
+    p.add_argument("--beats-per-bar", type=int, default=None, metavar="N",
+                   help="beats in a bar of the chart, 1-12, e.g. 3 for a waltz (default: "
+                        "the config's tempo.beats_per_bar, 4)")
+    p.add_argument("--swing", type=float, default=None,
+                   help="share of the beat taken by the first of two eighths, 0.5 "
+                        "(straight) to 0.75; 0.667 is triplet swing (default: the config's "
+                        "tempo.swing, 0.6)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="an integer makes the solo reproducible: the same seed, chart and "
+                        "settings give the same file (default: a new seed each run, "
+                        "printed)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="sampling temperature, 0.05-5: lower is safer and more repetitive, "
+                        "higher is wilder (default: the config's improviser.temperature, "
+                        "0.85)")
+    p.add_argument("--lowest-note", type=int, default=None, metavar="NOTE",
+                   help="the bottom of the register, a MIDI note number 0-127 (default: "
+                        "the config's improviser.lowest_note, 55, the G below middle C)")
+    p.add_argument("--highest-note", type=int, default=None, metavar="NOTE",
+                   help="the top of the register, at least an octave above the bottom "
+                        "(default: the config's improviser.highest_note, 84)")
+    p.add_argument("--model", default=None,
+                   help="'default', 'bach' or a model directory made by `jazzd train`")
+    p.add_argument("--config", metavar="FILE",
+                   help="take the other settings from this config file (default: "
+                        "config.yaml in the current directory if present)")
+    p.add_argument("--out", required=True, metavar="FILE.mid",
+                   help="the MIDI file to write: the solo, and the chords on their own "
+                        "track")
+    p.add_argument("--wav", metavar="FILE.wav",
+                   help="also render the MIDI file to WAV with the fluidsynth program")
+    p.add_argument("--soundfont", metavar="FILE.sf2",
+                   help="with --wav: the SoundFont to render with (default: "
+                        "$JAZZD_SOUNDFONT, else FluidR3_GM.sf2 of Debian's "
+                        "fluid-soundfont-gm)")
     p.add_argument("--trade", type=int, default=None, metavar="N",
                    help="trade turns of N bars (1, 2, 4, 8) with the player's line of "
                         "--call: jazzd hears the player's turns and plays the others")
@@ -164,7 +200,7 @@ def _add_evaluate(sub):
 
 
 def _add_bench(sub):
-    p = sub.add_parser("bench", help="measure the performance figures of DESIGN.md")
+    p = sub.add_parser("bench", help="measure the performance figures (docs/BENCH.md)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="fewer repetitions")
     p.add_argument("--only", default=None, help="comma-separated section names")
@@ -172,12 +208,26 @@ def _add_bench(sub):
     p.set_defaults(module="bench")
 
 
+DESCRIPTION = """\
+jazzd improvises jazz lines in real time: it hears the chords you play on a MIDI
+input and plays a line over them, in tempo, on a MIDI output (a stateful LSTM
+chooses what kind of note comes next, a jazz grammar picks its pitch against the
+chord sounding then). Offline, it improvises over a chord chart into a MIDI or WAV
+file."""
+
+EPILOG = """\
+Run `jazzd COMMAND --help` for a command's options. Hear it without any MIDI set-up:
+  jazzd generate --chords "Dm7 G7 | Cmaj7 | % |" --bars 16 --out solo.mid --wav solo.wav
+The documentation is in the source tree: README.md, docs/LIVE.md (playing live),
+docs/CHARTS.md (chord charts), systemd/README.md (running as a service)."""
+
 COMMANDS = [_add_run, _add_ports, _add_check_config, _add_chord, _add_train,
             _add_generate, _add_evaluate, _add_bench]
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="jazzd", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="jazzd", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"jazzd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in COMMANDS:

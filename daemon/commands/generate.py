@@ -14,9 +14,10 @@ from jazzd.offline.midi_file import open_midi, read_notes, write_performance
 from jazzd.offline.render import render_wav
 from jazzd.offline.solo import generate, generate_trade
 from jazzd.service import config as config_mod
-from jazzd.service.errors import EX_USAGE, UserError
+from jazzd.service.errors import EX_NOINPUT, EX_USAGE, UserError
 
 _FLAGS = (("swing", "tempo", "swing"), ("bpm", "tempo", "bpm"),
+          ("beats_per_bar", "tempo", "beats_per_bar"),
           ("temperature", "improviser", "temperature"),
           ("lowest_note", "improviser", "lowest_note"),
           ("highest_note", "improviser", "highest_note"),
@@ -46,20 +47,45 @@ def settings(args):
     return config_mod.validate(cfg, source="settings")
 
 
+def check_flags(args):
+    """What the flags need of each other and of the file system, checked before
+    anything is written."""
+    trading = getattr(args, "trade", None) is not None
+    if trading != (getattr(args, "call", None) is not None):
+        raise UserError("--trade and --call go together: --trade N --call PLAYER.mid",
+                        status=EX_USAGE)
+    if not trading:
+        alone = [f for f, a in (("--first", "first"), ("--echo", "echo"),
+                                ("--call-track", "call_track"))
+                 if getattr(args, a, None) is not None]
+        if alone:
+            raise UserError(f"{' and '.join(alone)} {'is' if len(alone) == 1 else 'are'} "
+                            f"for trading: add --trade N --call PLAYER.mid, or leave "
+                            f"{'it' if len(alone) == 1 else 'them'} out", status=EX_USAGE)
+    if getattr(args, "soundfont", None) is not None:
+        if not getattr(args, "wav", None):
+            raise UserError("--soundfont goes with --wav FILE.wav", status=EX_USAGE)
+        if not os.path.isfile(args.soundfont):
+            raise UserError(f"--soundfont {args.soundfont}: no such file",
+                            status=EX_NOINPUT)
+    for flag, path in (("--out", args.out), ("--wav", getattr(args, "wav", None))):
+        if path is None:
+            continue
+        out_dir = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(out_dir):
+            raise UserError(f"cannot write {path} ({flag}): directory {out_dir} does not "
+                            f"exist")
+    return trading
+
+
 def main(args):
+    trading = check_flags(args)
     cfg = settings(args)
     bpb = cfg["tempo"]["beats_per_bar"]
     chart = read_chart(args.chords, bpb)
     n_bars = len(chart) if args.bars is None else args.bars
     if n_bars < 1 or n_bars > 10000:
         raise UserError(f"--bars {args.bars}: allowed: an integer from 1 to 10000",
-                        status=EX_USAGE)
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(out_dir):
-        raise UserError(f"cannot write {args.out}: directory {out_dir} does not exist")
-    trading = getattr(args, "trade", None) is not None
-    if trading != (getattr(args, "call", None) is not None):
-        raise UserError("--trade and --call go together: --trade N --call PLAYER.mid",
                         status=EX_USAGE)
     ch = cfg["midi"]["output_channel"] - 1
     chord_ch = _free_channel(ch, ())
@@ -77,7 +103,7 @@ def main(args):
     info.update(seed=perf.seed, bars=n_bars)
     write_performance(args.out, [(o, d, p, v) for o, d, p, v in solo], chords,
                       cfg["tempo"]["bpm"], bpb, solo_channel=ch, chord_channel=chord_ch,
-                      info=info, extra=extra)
+                      info=info, extra=extra, solo_program=cfg["midi"]["program"])
     beats = n_bars * bpb
     traded = (f"; traded {cfg['interplay']['trade_bars']} bars a turn, "
               f"{len(extra[0][1])} notes of the player's from {args.call} (track "
@@ -86,7 +112,7 @@ def main(args):
           f"{math.ceil(beats * 60 / cfg['tempo']['bpm'])} s at {cfg['tempo']['bpm']:g} bpm), "
           f"seed {perf.seed}{traded}", file=sys.stdout)
     if args.wav:
-        render_wav(args.out, args.wav)
+        render_wav(args.out, args.wav, soundfont=getattr(args, "soundfont", None))
         print(f"{args.wav}: rendered with fluidsynth", file=sys.stdout)
     return 0
 

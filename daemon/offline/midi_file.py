@@ -26,7 +26,8 @@ def write_performance(path, solo, chords, bpm, beats_per_bar=4, solo_channel=0,
     chords: [(onset_beats, duration_beats, [pitches], velocity)];
     info: {key: value} written as one text event, e.g. {"swing": 0.6, "seed": 1};
     extra: [(name, notes like solo's, channel, program)], e.g. the player's line of a
-    trade.
+    trade. Programs are the 0-based numbers of the program-change message (66: General
+    MIDI's tenor sax, number 67 in its 1-based list); solo_program None sends none.
     Everything is integer ticks and sorted deterministically, so equal input gives a
     byte-identical file.
     """
@@ -38,7 +39,9 @@ def write_performance(path, solo, chords, bpm, beats_per_bar=4, solo_channel=0,
     if info:
         text = MARKER + " " + " ".join(f"{k}={v}" for k, v in info.items())
         head.append(mido.MetaMessage("text", text=text, time=0))
-    head.append(mido.Message("program_change", channel=solo_channel, program=solo_program))
+    if solo_program is not None:     # midi.program: null sends none (the synth's own sound)
+        head.append(mido.Message("program_change", channel=solo_channel,
+                                 program=solo_program))
     mid.tracks.append(_track(head, [(o, d, [p], v) for o, d, p, v in solo], solo_channel))
     head = [mido.MetaMessage("track_name", name="chords", time=0),
             mido.Message("program_change", channel=chord_channel, program=chord_program)]

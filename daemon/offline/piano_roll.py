@@ -15,8 +15,9 @@ def piano_roll(path, notes, timeline, n_bars, beats_per_bar, swing, title=""):
         import matplotlib.pyplot as plt
         from matplotlib.patches import Patch
     except ImportError:
-        raise UserError("--png needs matplotlib, which is not installed "
-                        "(pip install 'jazzd[plot]')", status=EX_UNAVAILABLE) from None
+        raise UserError("--png needs matplotlib, which is not installed: in the jazzd "
+                        "source tree run `scripts/setup-venv.sh plot` (or `.venv/bin/pip "
+                        "install -e '.[plot]'`)", status=EX_UNAVAILABLE) from None
     from jazzd.grammar.swing import swung_beats
     marked = annotate(notes, timeline, swing)
     beats = n_bars * beats_per_bar

@@ -5,7 +5,7 @@ import os
 import shutil
 import subprocess
 
-from jazzd.service.errors import EX_UNAVAILABLE, UserError
+from jazzd.service.errors import EX_DATAERR, EX_UNAVAILABLE, UserError
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
               "/usr/share/soundfonts/default.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
@@ -29,6 +29,12 @@ def render_wav(mid_path, wav_path, soundfont=None):
                             sf, mid_path], capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise UserError(f"fluidsynth failed: {e}", status=EX_UNAVAILABLE) from None
+    if "failed to load" in (r.stderr + r.stdout).lower():
+        # fluidsynth carries on without it and writes silence: not a WAV worth keeping
+        if os.path.isfile(wav_path):
+            os.remove(wav_path)
+        raise UserError(f"fluidsynth could not load the soundfont {sf} (not a SoundFont "
+                        f"2 file?); the MIDI file {mid_path} was written", status=EX_DATAERR)
     if r.returncode != 0 or not os.path.isfile(wav_path):
         msg = (r.stderr or r.stdout).strip().splitlines()
         raise UserError(f"fluidsynth could not render {wav_path}: "

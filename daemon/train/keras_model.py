@@ -23,8 +23,10 @@ def _tf():
         import keras
         import tensorflow as tf
     except ImportError as e:
-        raise UserError(f"jazzd train needs TensorFlow: pip install 'jazzd[train]' ({e})",
-                        status=69) from None
+        raise UserError(f"jazzd train needs TensorFlow and music21, which are not "
+                        f"installed ({e}): in the jazzd source tree run "
+                        f"`scripts/setup-venv.sh train` (or `.venv/bin/pip install -e "
+                        f"'.[train]'`)", status=69) from None
     return tf, keras
 
 
