@@ -1,4 +1,4 @@
-"""The musical bars of DESIGN.md, computed from a performance: pure statistics.
+"""The musical rails (docs/MUSIC.md), computed from a performance: pure statistics.
 
 A performance is a list of notes `(onset, duration, pitch)` with onset and duration in
 beats *as played* (floats, swung), plus the chord changes `(tick, Chord)` in straight
@@ -37,7 +37,7 @@ class Bar(NamedTuple):
     label: str
     lo: float | None      # None: no lower bound
     hi: float | None      # None: no upper bound
-    human: str            # p10 / median / p90 over 141 transcribed choruses (DESIGN.md)
+    human: str            # p10 / median / p90 over 141 transcribed choruses (docs/MUSIC.md)
 
 
 BARS = (
@@ -138,7 +138,7 @@ def annotate(notes, changes, swing=0.5):
 
 def evaluate(notes, changes, beats_per_bar=4, swing=0.5, low=None, high=None,
              span_beats=None, grid_tolerance=GRID_TOLERANCE):
-    """All statistics of DESIGN.md's musical bars for one performance.
+    """All statistics of the musical rails for one performance.
 
     notes: iterable of (onset_beats, duration_beats, pitch), any order;
     changes: (tick, Chord) chord changes in straight ticks from the start;

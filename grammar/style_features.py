@@ -1,4 +1,4 @@
-"""The style gap's feature vector of one chorus (DESIGN.md, "Does it sound like jazz?").
+"""The style gap's feature vector of one chorus (docs/MUSIC.md, "The style gap").
 
 A chorus is its notes `(onset, duration, pitch)`, onset and duration in beats from the
 chorus start on the *straight* grid (swing taken out: the reader writes swung pairs as

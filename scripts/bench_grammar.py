@@ -3,7 +3,7 @@
 A thin wrapper: the measurements live in `jazzd.bench.report` (`bench_unparse(n)` and
 `bench_recognize(n)`, seconds per call), where `jazzd bench --only grammar` also sets
 them against music21 baselines. Run directly, this prints p50/p99 against the
-DESIGN.md bars (unparse <= 0.1 ms, recognition <= 0.05 ms).
+project's bars (docs/BENCH.md: unparse <= 0.1 ms, recognition <= 0.05 ms).
 """
 
 import sys

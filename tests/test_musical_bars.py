@@ -1,5 +1,5 @@
 """The acceptance check of the musical bars: the shipped default model with the default
-config, over real jazz changes (tests/charts), lands inside every bar of DESIGN.md on
+config, over real jazz changes (tests/charts), lands inside every musical rail (docs/MUSIC.md) on
 average and for most seeds. Generation is NumPy only, so this takes a second or two.
 
 Run this file as a script to print the per-bar table of docs/MUSIC.md:
