@@ -288,3 +288,29 @@ def test_help_explains_every_musical_flag():
                         ("--highest-note", d["improviser"]["highest_note"]),
                         ("--beats-per-bar", d["tempo"]["beats_per_bar"])):
         assert f"{value:g}" in helps[flag], (flag, value)
+
+
+def test_a_call_with_tempo_changes_stays_on_its_bars(tmp_path):
+    """A call file whose tempo changes (120, then 60 from bar 2, then 90) is read on its
+    own bars: a note on each beat stays on each beat (read through seconds at the
+    first tempo, bar 3 would start at beat 12, not 8)."""
+    ppq = 480
+    mid = mido.MidiFile(type=1, ticks_per_beat=ppq)
+    tr = mido.MidiTrack([mido.MetaMessage("track_name", name="solo", time=0),
+                         mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120), time=0)])
+    for beat in range(12):
+        if beat == 4:
+            tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(60), time=0))
+        if beat == 8:
+            tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90), time=0))
+        tr.append(mido.Message("note_on", note=60 + beat, velocity=90, time=0))
+        tr.append(mido.Message("note_off", note=60 + beat, velocity=0, time=ppq))
+    mid.tracks.append(tr)
+    path = tmp_path / "call.mid"
+    mid.save(path)
+    notes, bpm, _ = read_notes(mido.MidiFile(path))
+    assert [o for o, _, _ in notes] == [float(b) for b in range(12)]
+    assert all(d == 1.0 for _, d, _ in notes) and bpm == 120
+    # an explicit tempo still reads the file's seconds at that tempo (live recordings)
+    notes, bpm, _ = read_notes(mido.MidiFile(path), bpm=120)
+    assert bpm == 120 and [o for o, _, _ in notes][4:6] == [4.0, 6.0]

@@ -172,9 +172,11 @@ def _listing(names):
 
 def read_notes(mid, track=None, bpm=None):
     """The notes of the solo track as [(onset_beats, duration_beats, pitch)] and the
-    tempo used. Beats come from the file's own tick grid, unless `bpm` is given: then
-    the file's times in seconds are read at that tempo (for a live recording made
-    with a different tempo in the file)."""
+    tempo used. Beats come from the file's own tick grid, whatever its tempo changes
+    (a file's bars are in ticks: read through seconds at one tempo, a file with a
+    ritardando would drift off them), unless `bpm` is given: then the file's times in
+    seconds are read at that tempo (for a live recording made with a different tempo
+    in the file)."""
     i = choose_track(mid, track)
     raw = _track_notes(mid.tracks[i])
     if not raw:
@@ -182,7 +184,7 @@ def read_notes(mid, track=None, bpm=None):
     tmap = _tempo_map(mid)
     file_bpm = round(mido.tempo2bpm(tmap[0][1]), 3)   # µs per beat: 130 reads 130.00013
     ppq = mid.ticks_per_beat
-    if bpm is None and len({tp for _, tp in tmap}) == 1:
+    if bpm is None:
         notes = [(a / ppq, (b - a) / ppq, p) for a, b, p in raw]
         return notes, file_bpm, i
     use = bpm or file_bpm
