@@ -37,7 +37,8 @@ def _add_ports(sub):
 
 
 def _add_check_config(sub):
-    p = sub.add_parser("check-config", help="validate a config file without starting")
+    p = sub.add_parser("check-config", help="validate a config file and load its model, "
+                                            "without starting")
     p.add_argument("file", metavar="FILE")
     p.set_defaults(module="check_config")
 
@@ -56,7 +57,8 @@ def _add_chord(sub):
 
 
 def _add_train(sub):
-    p = sub.add_parser("train", help="train a model directory from a corpus (needs TensorFlow)")
+    p = sub.add_parser("train", help="train a model directory from a corpus (needs the "
+                                     "train extra: scripts/setup-venv.sh train)")
     p.add_argument("--corpus", default="bach",
                    help="'wjazzd:DIR' (or a directory holding) the Weimar Jazz Database "
                         "CSV export, 'bach' (music21's chorales), or a directory or file "
@@ -168,7 +170,8 @@ def _add_evaluate(sub):
     p.add_argument("--swing", type=float, default=None)
     p.add_argument("--track", default=None, help="solo track index or name")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll (needs matplotlib)")
+    p.add_argument("--png", metavar="FILE.png", help="also draw a piano roll (needs the "
+                   "plot extra: scripts/setup-venv.sh plot)")
     p.add_argument("--beats-per-bar", type=int, default=None)
     p.add_argument("--lowest-note", type=int, default=None,
                    help="the register's bottom (default: the config default)")
