@@ -200,3 +200,34 @@ def test_no_file_cites_the_design_notes_outside_the_repository():
             if "DESIGN.md" in line or "shared/docs" in line:
                 hits.append(f"{rel}:{n}: {line.strip()}")
     assert not hits, "\n".join(hits)
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
+def test_hear_renders_a_standard_to_wav_in_one_command(tmp_path):
+    """scripts/hear.sh, the README's first command, in a copy of the tree whose set-up
+    step is done (a stub) and with no audio player on PATH: it writes solo.wav and says
+    where it is."""
+    import glob
+    root = tmp_path / "jazzd"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(Path(REPO, "scripts", "hear.sh"), root / "scripts")
+    (root / "scripts" / "setup-venv.sh").write_text("exit 0\n")
+    shutil.copytree(Path(REPO, "docs", "charts"), root / "docs" / "charts")
+    (root / ".venv" / "bin").mkdir(parents=True)
+    stub = root / ".venv" / "bin" / "jazzd"
+    stub.write_text(f'#!/bin/sh\nexec "{Path(sys.executable).with_name("jazzd")}" "$@"\n')
+    stub.chmod(0o755)
+    tools = tmp_path / "bin"                    # what the script needs, and no player
+    tools.mkdir()
+    for name in ("bash", "dirname", "id", "fluidsynth"):
+        (tools / name).symlink_to(shutil.which(name))
+    sf = next(iter(glob.glob("/usr/share/sounds/sf2/*.sf2")), None)
+    env = dict(os.environ, PATH=str(tools), **({"JAZZD_SOUNDFONT": sf} if sf else {}))
+    r = subprocess.run(["/bin/bash", str(root / "scripts" / "hear.sh"), "--bars", "4",
+                        "--seed", "3"], capture_output=True, text=True, timeout=120,
+                       env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    wav = root / "solo.wav"
+    assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 44100
+    assert f"{root}/solo.wav" in r.stderr                  # no player: where it is
+    assert "over 4 bars" in r.stdout and "seed 3" in r.stdout

@@ -36,8 +36,9 @@ def _list(backend):
     except MidiSystemError as e:
         other = "alsa" if backend == "jack" else "jack"
         raise MidiSystemError(str(e).replace(f"set `midi.backend: {other}`",
-                                             f"try `jazzd ports --backend {other}`")) \
-            from None
+                                             f"try `jazzd ports --backend {other}`")
+                              .replace("`pw-jack jazzd run`",
+                                       "`pw-jack jazzd ports --backend jack`")) from None
 
 
 def main(args):
