@@ -46,13 +46,15 @@ def test_vector_layout():
     ch = parse_symbol("G7")
     v = condition(12 * 2 + 4, ch, 4)        # beat 3, a triplet eighth in; no pitch yet
     assert len(v) == WIDTH
-    assert sum(v) == features.HOT == 6
-    on = [i for i, x in enumerate(v) if x]
+    assert sum(v[:features.TEMPO_OFFSET]) == features.HOT_V3 == features.HOT + 1 == 7
+    on = [i for i, x in enumerate(v[:features.TEMPO_OFFSET]) if x]
     assert on == [4, features.STRENGTH_OFFSET + 1,
                   features.FAMILY_OFFSET + FAMILIES.index("dom"),
                   features.DEGREE_OFFSET + 12, features.HEIGHT_OFFSET + 8,
-                  features.CHANGE_OFFSET]
-    assert condition_index(12 * 2 + 4, ch, 4) == tuple(on)
+                  features.CHANGE_OFFSET, features.PHRASE_OFFSET]
+    assert condition_index(12 * 2 + 4, ch, 4) == tuple(on[:features.HOT])
+    # no tempo given: the default tempo's features
+    assert v[features.TEMPO_OFFSET:] == list(features.tempo_features(features.DEFAULT_BPM))
 
 
 def test_the_line_against_the_chord():
@@ -72,11 +74,49 @@ def test_into_buffer_matches_and_clears():
     for tick, sym, prev in [(0, "Cmaj7", None), (9, "Dm7", 62), (31, "Bm7b5", 80),
                             (47, None, 60)]:
         ch = parse_symbol(sym) if sym else NO_CHORD
-        out = condition_into(buf, tick, ch, 4, prev, 66, tick > 10)
+        out = condition_into(buf, tick, ch, 4, prev, 66, tick > 10, since=tick,
+                             tempo=features.tempo_features(100 + tick))
         assert out is buf
         np.testing.assert_array_equal(
-            buf, np.array(condition(tick, ch, 4, prev, 66, tick > 10), np.float32))
+            buf, np.array(condition(tick, ch, 4, prev, 66, tick > 10, since=tick,
+                                    bpm=100 + tick), np.float32))
+
+
+def test_phrase_bands_count_beats_since_the_phrase_began():
+    assert [features.phrase_band(t) for t in (None, 0, 1, 12, 13, 24, 25, 48, 96, 97, 192,
+                                              193, 10_000)] == \
+        [0, 0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6]
+
+
+def test_tempo_features_are_log_tempo_and_beat_seconds():
+    assert features.tempo_features(140) == pytest.approx((0.0, 60 / 140))
+    assert features.tempo_features(70) == pytest.approx((-1.0, 60 / 70))
+    assert features.tempo_features(280) == pytest.approx((1.0, 60 / 280))
+    assert features.tempo_features(None) == features.tempo_features(features.DEFAULT_BPM)
+    ch = parse_symbol("Cmaj7")
+    slow = condition(0, ch, 4, since=30, bpm=70)
+    fast = condition(0, ch, 4, since=30, bpm=280)
+    assert slow[:features.TEMPO_OFFSET] == fast[:features.TEMPO_OFFSET]
+    assert slow[features.PHRASE_OFFSET + 3] == 1.0
+    assert slow[features.TEMPO_OFFSET:] != fast[features.TEMPO_OFFSET:]
+
+
+def test_a_version_2_buffer_gets_the_version_2_vector():
+    """Models trained before the tempo (the shipped chorale model) read 47 columns."""
+    ch = parse_symbol("Dm7")
+    buf = np.ones(features.WIDTH_V2, np.float32)
+    condition_into(buf, 9, ch, 4, 62, 66, True, since=40, tempo=(0.5, 0.3))
+    assert list(buf) == condition(9, ch, 4, 62, 66, True, width=features.WIDTH_V2)
+    assert buf.sum() == features.HOT
+    full = np.ones(WIDTH, np.float32)
+    condition_into(full, 9, ch, 4, 62, 66, True, since=40, tempo=(0.5, 0.3))
+    np.testing.assert_array_equal(full[:features.WIDTH_V2], buf)
+    assert full[features.PHRASE_OFFSET + 3] == 1.0
+    np.testing.assert_allclose(full[features.TEMPO_OFFSET:], [0.5, 0.3])
 
 
 def test_spec_describes_the_vector():
-    assert features.SPEC["width"] == WIDTH == 12 + 3 + len(FAMILIES) + 13 + 9 + 2
+    assert features.SPEC_V2["width"] == features.WIDTH_V2 == \
+        12 + 3 + len(FAMILIES) + 13 + 9 + 2
+    assert features.SPEC["width"] == WIDTH == features.WIDTH_V2 + 7 + 2
+    assert features.SPEC["version"] == 3 and set(features.SPECS) == {2, 3}

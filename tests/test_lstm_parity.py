@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from jazzd.grammar.features import HOT, WIDTH
+from jazzd.grammar.features import HOT_V3, TEMPO_OFFSET, WIDTH, tempo_features
 from jazzd.model.network import Network
 from jazzd.model.store import Model, load_model
 
@@ -39,7 +39,9 @@ def _inputs(D, S, n, seed):
             "dur": rng.integers(0, D, n)}
     cond = np.zeros((n, WIDTH), np.float32)
     for j in range(n):
-        cond[j, rng.choice(WIDTH, size=HOT, replace=False)] = 1.0
+        cond[j, rng.choice(TEMPO_OFFSET, size=HOT_V3, replace=False)] = 1.0
+        # the dense tempo part: log2(bpm / 140) and seconds per beat, 40-400 bpm
+        cond[j, TEMPO_OFFSET:] = tempo_features(rng.uniform(40, 400))
     return rows, cond
 
 
@@ -117,7 +119,7 @@ def test_reset_restarts_the_sequence():
     w = _random_weights("gru", 9, 11, 12, seed=7)
     net = Network(Model(w, vocab, {"cell": "gru", "condition": {"width": WIDTH}}))
     cond = np.zeros(WIDTH, np.float32)
-    cond[:HOT] = 1.0
+    cond[:HOT_V3] = 1.0
     first = [net.advance(t, t, t, cond).copy() for t in (0, 3, 5)]
     net.reset()
     again = [net.advance(t, t, t, cond).copy() for t in (0, 3, 5)]

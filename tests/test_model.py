@@ -169,6 +169,24 @@ def test_model_with_a_foreign_condition_is_refused(model_dir):
         load_model(model_dir)
 
 
+def test_a_model_of_the_previous_condition_still_loads(tmp_path):
+    """Version 2 (before the phrase and the tempo, issue 19): the shipped chorale model
+    is one; its weights read 47 condition columns. Version 2 named with version 3's
+    width is refused."""
+    from jazzd.grammar import features
+    w = random_weights(VOCAB)
+    w["lstm_kernel"] = w["lstm_kernel"][:-(features.WIDTH - features.WIDTH_V2)]
+    save_model(tmp_path / "v2", w, VOCAB, dict(META, condition=features.SPEC_V2))
+    m = load_model(tmp_path / "v2")
+    assert m.C == features.WIDTH_V2 and m.meta["condition"]["version"] == 2
+    assert load_model("bach").C == features.WIDTH_V2
+    meta = json.loads((tmp_path / "v2" / "meta.json").read_text())
+    meta["condition"]["width"] = features.WIDTH
+    (tmp_path / "v2" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="condition"):
+        load_model(tmp_path / "v2")
+
+
 def test_unknown_cell_is_named(model_dir):
     meta = json.loads((model_dir / "meta.json").read_text())
     meta["cell"] = "transformer"

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from jazzd.grammar.chords import parse_symbol
-from jazzd.grammar.features import HOT, condition_index
+from jazzd.grammar import features
+from jazzd.grammar.features import HOT_V3, condition_index
 from jazzd.grammar.timeline import ChordTimeline
 from jazzd.grammar.values import Value, stepped
 from jazzd.model.store import load_model
@@ -41,24 +42,33 @@ def test_steps_fold_into_the_vocabulary_by_octaves():
     assert v.encode(Value("R", 6)) == (4, 0, None)
 
 
-def _piece(values, pitches, performer="P"):
+def _piece(values, pitches, performer="P", bpm=None):
     return Piece("p", values, ChordTimeline([(0, C7)], length=96), 48, 4, 0, pitches,
-                 performer)
+                 performer, bpm)
 
 
 def test_rows_are_what_the_performer_computes_before_each_value():
     values = [Value("C", 6), stepped("S", 6, 2), Value("R", 12), stepped("C", 24, -5)]
     pitches = [64, 66, None, 61]
-    rows = piece_rows(_piece(values, pitches), Vocab([6, 12, 24]))
-    assert rows["cond"].shape == (4, HOT)
+    rows = piece_rows(_piece(values, pitches, bpm=240), Vocab([6, 12, 24]))
+    assert rows["cond"].shape == (4, HOT_V3)
     assert list(rows["prev_kind"]) == [0, 1, 2, 5]           # nothing, C, S, R (+1)
     assert list(rows["prev_dur"]) == [0, 1, 1, 2]
     assert list(rows["kind"]) == [0, 1, 4, 0] and list(rows["dur"]) == [0, 0, 1, 2]
     assert list(rows["step_mask"]) == [0, 1, 0, 1]           # no step: first note, rest
     assert rows["prev_step"][3] == 0                         # a rest's step is "nothing"
     middle = 64                                              # the median of 64, 66, 61
-    assert tuple(rows["cond"][3]) == condition_index(24, C7, 4, 66, middle, False)
-    assert tuple(rows["cond"][0]) == condition_index(0, C7, 4, None, middle, True)
+    phrase = features.PHRASE_OFFSET
+    assert tuple(rows["cond"][3]) == condition_index(24, C7, 4, 66, middle, False) \
+        + (phrase + 0,)                                      # after a rest: a new phrase
+    assert tuple(rows["cond"][0]) == condition_index(0, C7, 4, None, middle, True) \
+        + (phrase + 0,)                                      # the start
+    assert rows["cond"][1][-1] == phrase + 1                 # 6 ticks into the phrase
+    assert rows["cond"][2][-1] == phrase + 1                 # 12 ticks: still band 1
+    np.testing.assert_allclose(rows["tempo"], [features.tempo_features(240)] * 4,
+                               rtol=1e-6)
+    untimed = piece_rows(_piece(values, pitches), Vocab([6, 12, 24]))
+    np.testing.assert_allclose(untimed["tempo"][0], features.tempo_features(120), rtol=1e-6)
 
 
 def test_streams_continue_row_for_row():
@@ -67,7 +77,8 @@ def test_streams_continue_row_for_row():
         vals = [stepped("C", 6, 1)] * 50
         pieces.append(piece_rows(_piece(vals, list(range(50))), Vocab([6])))
     data = streams(pieces, 3, 10)       # 3 streams of 13 windows (390 values)
-    assert data["kind"].shape == (39, 10) and data["cond"].shape == (39, 10, HOT)
+    assert data["kind"].shape == (39, 10) and data["cond"].shape == (39, 10, HOT_V3)
+    assert data["tempo"].shape == (39, 10, 2)
     flat = np.concatenate([r["prev_kind"] for r in pieces])
     for b in range(3):                  # each stream is a contiguous run
         s = np.concatenate([data["prev_kind"][k * 3 + b] for k in range(13)])

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import numpy as np
+
 from jazzd.train.wjazzd import (BAR_TICKS, WjazzdError, format_report, index_entries, read_corpus,
-                           split_performers)
+                                solo_piece, split_performers, tempo_of)
 from jazzd.grammar.chart import parse_chart
 from jazzd.grammar.chords import NO_CHORD, ChordSymbolError, parse_symbol
 from jazzd.grammar.jazzomat import (GRID, end_tick, quantize_beat, quantize_onsets, read_chord,
@@ -277,6 +279,16 @@ def test_notes_land_on_the_grid_with_each_rule(corpus):
     assert report.count["onsets swing"] == 2
     assert report.count["onsets tuplet"] == 4
     assert report.count["pickup notes (bar <= 0), kept before chorus 1"] == 1
+    assert solo.bpm == pytest.approx(60 / BEAT_S)               # from the beat track
+    assert solo_piece(solo).bpm == solo.bpm
+
+
+def test_the_tempo_is_the_median_beat_of_the_beat_track():
+    beats = [0.5 * i for i in range(20)] + [9.5 + 2.0, 9.5 + 5.0]   # a ritardando at the end
+    assert tempo_of(beats) == pytest.approx(120.0)
+    swing = np.cumsum([0.0] + [0.25, 0.27, 0.26, 0.25, 0.24, 0.25, 0.26])
+    assert tempo_of(swing) == pytest.approx(60 / 0.25)
+    assert tempo_of([3.0]) is None
 
 
 def test_rests_only_where_the_sound_stops(corpus):
@@ -403,6 +415,7 @@ def test_real_solos_keep_the_grammar_invariants():
         assert all(n.duration > 0 for n in notes)
         assert all(a.onset + a.duration <= b.onset for a, b in zip(notes, notes[1:]))
         assert all(n.onset % TPQ in GRID for n in notes)
+        assert 40 < solo.bpm < 400
         for ch in solo.choruses:
             assert ch.start % BAR_TICKS == 0 and ch.bars >= 1
             chart = solo.chorus_chart(ch)

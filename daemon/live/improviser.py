@@ -147,6 +147,7 @@ class Improviser(threading.Thread):
         clock = self.clock()
         cfg = self.cfg()
         perf = self.performer
+        perf.set_tempo(clock.bpm)      # the network hears the tempo it plays at
         scheduler = self.scheduler
         playable = clock.running(now) and self.can_play() and perf.enabled
         if self.active and (not playable or clock.generation != self._gen

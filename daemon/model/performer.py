@@ -1,6 +1,7 @@
 """The improviser core shared by `jazzd generate` and `jazzd run`.
 
-Two decisions per note, made at two different times (DESIGN.md, "Late binding"):
+Two decisions per note, made at two different times (docs/MUSIC.md, "From a value to
+a note"):
 
 - `next_value(bar_tick, chord)`, ahead of time: one step of the stateful network (its
   state carried across every call and never reset while running), then its three
@@ -29,11 +30,12 @@ player's notes too. The values heard since jazzd last played are the *call*; the
 bound late against the chord then). Nothing of this runs unless `hear` is called.
 """
 
+import math
 import random
 
 import numpy as np
 
-from jazzd.grammar.features import condition_into
+from jazzd.grammar.features import TEMPO_REF, condition_into
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.unparse import realize as unparse_realize
 from jazzd.grammar.values import Value, classify, fold_step, kind_mask, stepped
@@ -84,6 +86,10 @@ class Performer:
         self.velocity_high = imp["velocity_high"]
         self._strong = strong_ticks(self.beats_per_bar)
         self._cond = np.zeros(model.C, np.float32)
+        self._tempo = np.zeros(2)    # the condition's tempo features (set_tempo)
+        self.bpm = None
+        self.set_tempo(cfg["tempo"]["bpm"])
+        self._since = None           # ticks from the planned phrase's first onset
         self._q = {n: np.zeros(n) for n in (model.K, model.D, model.S)}
         self._cum = {n: np.zeros(n) for n in (model.K, model.D, model.S)}
         self._allowed = {}           # (kind mask, previous pitch class) -> steps that fit
@@ -122,6 +128,18 @@ class Performer:
         self.low, self.high = low, high
         self.middle = (low + high) // 2
 
+    def set_tempo(self, bpm):
+        """The tempo the line is played at, from the next `next_value` or `hear` on (the
+        network's state is kept): the condition's tempo features. Cheap enough to call
+        before every step (the live improviser calls it with the clock's tempo on every
+        pass); the same tempo again does nothing, and nothing is allocated but the two
+        floats. A tempo that is not a positive finite number is ignored."""
+        if bpm == self.bpm or not 0 < bpm < math.inf:
+            return
+        self.bpm = bpm
+        self._tempo[0] = math.log2(bpm / TEMPO_REF)
+        self._tempo[1] = 60.0 / bpm
+
     # ---- planning -------------------------------------------------------------------
 
     def next_value(self, bar_tick, chord, no_rest=False):
@@ -134,7 +152,8 @@ class Performer:
         T = self.temperature
         style = self.style
         cond = condition_into(self._cond, bar_tick, chord, self.beats_per_bar,
-                              self._plan_pitch, self.middle, chord != self._plan_chord)
+                              self._plan_pitch, self.middle, chord != self._plan_chord,
+                              self._since, self._tempo)
         net = self.net
         net.advance(*self._tokens, cond)
         cands = self._candidates(chord) if self.motif_weight > 0 else None
@@ -164,8 +183,10 @@ class Performer:
         self._tokens = (k + 1, d + 1, 0 if s is None else s + 1)
         self._plan_chord = chord
         if k == self.rest:
+            self._since = None
             self.motif.rest()
             return Value("R", ticks)
+        self._since = (self._since or 0) + ticks
         step = None if s is None else self.steps[s]
         value = stepped(kind, ticks, step)
         planned = unparse_realize(value, self._plan_pitch, chord, self.low, self.high,
@@ -293,12 +314,14 @@ class Performer:
             self._new_call()
         bar_tick = tick % self.bar_ticks
         cond = condition_into(self._cond, bar_tick, chord, self.beats_per_bar,
-                              self._plan_pitch, self.middle, chord != self._plan_chord)
+                              self._plan_pitch, self.middle, chord != self._plan_chord,
+                              self._since, self._tempo)
         self.net.advance(*self._tokens, cond)
         d = self._nearest_duration(ticks)
         s = None
         if pitch is None:
             k = self.rest
+            self._since = None
             self.motif.rest()
             value = Value("R", ticks)
         else:
@@ -320,6 +343,7 @@ class Performer:
             self._plan_pitch = self._prev_pitch = here
             self._prev_symbol = chord.symbol
             self.motif.note(d, s)
+            self._since = (self._since or 0) + ticks
             value = stepped(kind, ticks, step)
         self._tokens = (k + 1, d + 1, 0 if s is None else s + 1)
         self._plan_chord = chord
@@ -440,6 +464,7 @@ class Performer:
         from what actually sounded. The network's state is not reset."""
         self._plan_pitch = self._prev_pitch
         self._plan_repeats = self._repeats
+        self._since = None           # the next onset begins a phrase
         self.motif.rest()
 
 

@@ -242,12 +242,14 @@ def _check_condition(meta, mpath):
     if not isinstance(cond, dict):
         raise ModelError(f"{mpath}: the model does not say which condition it reads "
                          f"(key 'condition')")
-    want = (features.SPEC["name"], features.SPEC["version"], features.WIDTH)
     got = (cond.get("name"), cond.get("version"), cond.get("width"))
-    if got != want:
+    known = [(s["name"], s["version"], s["width"]) for s in features.SPECS.values()]
+    if got not in known:
+        want = known[-1]
         raise ModelError(f"{mpath}: the model's condition {got[0]!r} version {got[1]!r} "
                          f"({got[2]} wide) is not this jazzd's {want[0]!r} version "
-                         f"{want[1]} ({want[2]} wide); retrain the model")
+                         f"{want[1]} ({want[2]} wide) nor an earlier one it reads; "
+                         f"retrain the model")
 
 
 def save_model(directory, weights, vocab, meta):

@@ -49,11 +49,15 @@ def chord_track(timeline, n_bars, bar_ticks, swing):
     return out
 
 
-def generate(cfg, chart, n_bars, seed=None, model=None):
-    """(solo notes, chord notes, performer) for `n_bars` of `chart` under `cfg`."""
+def generate(cfg, chart, n_bars, seed=None, model=None, bpm=None):
+    """(solo notes, chord notes, performer) for `n_bars` of `chart` under `cfg`, played
+    at `bpm` (None: the config's `tempo.bpm`, which `jazzd generate --bpm` sets): the
+    network hears the tempo it plays at."""
     from jazzd.model.performer import Performer, load_performer
     perf = (Performer(model, cfg, seed=seed) if model is not None
             else load_performer(cfg, seed=seed))
+    if bpm is not None:
+        perf.set_tempo(bpm)
     timeline = chart.timeline(n_bars)
     swing = cfg["tempo"]["swing"]
     solo = play(perf, timeline, n_bars, swing, cfg["improviser"]["gate"])

@@ -55,7 +55,8 @@ class Piece:
     """One melody as values over a chord timeline, starting on a bar line at `start`.
     `pitches[i]` is the pitch of `values[i]` (None for a rest): training conditions on
     where the line stands, which the abstract values do not say. `performer` names who
-    played it, for splits by player (None when unknown)."""
+    played it, for splits by player (None when unknown); `bpm` its tempo (None when
+    the source has none: the condition then reads features.DEFAULT_BPM)."""
 
     name: str
     values: list
@@ -65,6 +66,7 @@ class Piece:
     start: int = 0
     pitches: list = None
     performer: str = None
+    bpm: float = None
 
     def onsets(self):
         """(tick, position in the bar, chord sounding) of each value's onset."""

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from jazzd.grammar.features import WIDTH
+from jazzd.grammar.features import N_TEMPO, TEMPO_OFFSET, WIDTH
 from jazzd.model.network import Network
 from jazzd.model.store import Model
 from jazzd.train.keras_model import (_tf, build_network, get_weights, reset_states,
@@ -46,6 +46,7 @@ def stateful_loss(weights, vocab, cell, rows_list):
         for i in range(len(rows["kind"])):
             cond.fill(0.0)
             cond[rows["cond"][i]] = 1.0
+            cond[TEMPO_OFFSET:TEMPO_OFFSET + N_TEMPO] = rows["tempo"][i]
             net.advance(rows["prev_kind"][i], rows["prev_dur"][i], rows["prev_step"][i],
                         cond)
             k, d = rows["kind"][i], rows["dur"][i]

@@ -5,29 +5,37 @@ the stateful stream layout Keras is fed with.
 A row is exactly what the daemon's Performer computes before it draws that value: the
 condition reads the last sounded pitch before the onset, the middle of the register
 (here the piece's median pitch: the player's own register), and whether the chord
-changed since the previous onset.
+changed since the previous onset, how long since the phrase began (its first onset
+after a rest), and the piece's tempo.
 """
 
 import statistics
 
 import numpy as np
 
-from jazzd.grammar.features import HOT, condition_index
+from jazzd.grammar.features import (HOT_V3, N_TEMPO, PHRASE_OFFSET, TEMPO_OFFSET,
+                                    condition_index, phrase_band, tempo_features)
 from jazzd.service.errors import UserError
 
-FIELDS = ("prev_kind", "prev_dur", "prev_step", "cond", "kind", "dur", "step", "step_mask")
+FIELDS = ("prev_kind", "prev_dur", "prev_step", "cond", "tempo", "kind", "dur", "step",
+          "step_mask")
 
 
 def piece_rows(piece, vocab):
-    """{field: array} of one piece (FIELDS; `cond` holds HOT hot indices per row)."""
+    """{field: array} of one piece (FIELDS; `cond` holds HOT_V3 hot indices per row,
+    `tempo` the N_TEMPO dense tempo features)."""
     n = len(piece.values)
-    out = {f: np.zeros(n, np.int32) for f in FIELDS if f not in ("cond", "step_mask")}
-    out["cond"] = np.zeros((n, HOT), np.int32)
+    out = {f: np.zeros(n, np.int32) for f in FIELDS
+           if f not in ("cond", "tempo", "step_mask")}
+    out["cond"] = np.zeros((n, HOT_V3), np.int32)
+    out["tempo"] = np.tile(np.asarray(tempo_features(getattr(piece, "bpm", None)),
+                                      np.float32), (n, 1))
     out["step_mask"] = np.zeros(n, np.float32)
     sounded = [p for p in piece.pitches if p is not None]
     middle = int(statistics.median(sounded)) if sounded else None
     prev_tokens = (0, 0, 0)
     prev_pitch, prev_chord = None, None
+    since = None                 # ticks from the phrase's first onset to this one
     t = piece.start
     for i, (v, pitch) in enumerate(zip(piece.values, piece.pitches)):
         chord = piece.timeline.at(t)
@@ -35,7 +43,8 @@ def piece_rows(piece, vocab):
         k, d, s = vocab.encode(v)
         out["prev_kind"][i], out["prev_dur"][i], out["prev_step"][i] = prev_tokens
         out["cond"][i] = condition_index(bar_tick, chord, piece.beats_per_bar, prev_pitch,
-                                         middle, chord != prev_chord)
+                                         middle, chord != prev_chord) \
+            + (PHRASE_OFFSET + phrase_band(since),)
         out["kind"][i], out["dur"][i] = k, d
         if s is not None and v.kind != "R" and prev_pitch is not None:
             out["step"][i] = s
@@ -44,6 +53,7 @@ def piece_rows(piece, vocab):
         if pitch is not None:
             prev_pitch = pitch
         prev_chord = chord
+        since = None if v.kind == "R" else (since or 0) + v.ticks
         t += v.ticks
     return out
 
@@ -90,14 +100,17 @@ def streams(rows_list, n_streams, window):
     return {f: arrange(a) for f, a in rows.items()}
 
 
-def one_hot_conds(cidx, width):
-    """(..., HOT) hot indices → (..., width) float32 one-hot sums."""
+def one_hot_conds(cidx, width, tempo=None):
+    """(..., HOT_V3) hot indices → (..., width) float32 one-hot sums, with the dense
+    tempo features (..., N_TEMPO) in their columns."""
     out = np.zeros(cidx.shape[:-1] + (width,), np.float32)
     np.put_along_axis(out, cidx, 1.0, axis=-1)
+    if tempo is not None:
+        out[..., TEMPO_OFFSET:TEMPO_OFFSET + N_TEMPO] = tempo
     return out
 
 
 def keras_inputs(rows, width):
     """The network's inputs (build_network's order) from rows of any leading shape."""
     return [rows["prev_kind"], rows["prev_dur"], rows["prev_step"],
-            one_hot_conds(rows["cond"], width), rows["kind"], rows["dur"]]
+            one_hot_conds(rows["cond"], width, rows["tempo"]), rows["kind"], rows["dur"]]

@@ -1,7 +1,7 @@
 """The Weimar Jazz Database (CSV export) read into solos on our tick grid.
 
 `read_corpus(root)` reads `solos.csv`, `mcsv_melody/*.csv` and
-`mcsv_beat/*_beattrack.csv` (see ../shared/data/wjazzd/README.md) and returns the
+`mcsv_beat/*_beattrack.csv` (the CSV export, docs/MODEL.md "The corpus") and returns the
 solos plus a `Report` of everything moved, dropped or skipped, and why. Per solo:
 
 - ticks count from the first beat of the earliest bar in the beat track (pickup bars,
@@ -13,6 +13,7 @@ solos plus a `Report` of everything moved, dropped or skipped, and why. Per solo
   `rest_gap` local beats before the next onset (`jazzd.grammar.jazzomat.rest_after`, from the
   performed seconds) ends on the grid and leaves a rest. So `parse_melody(notes,
   timeline, min_rest=1)` turns exactly these rests into R values;
+- the tempo (`Solo.bpm`): 60 over the median inter-beat interval of the beat track;
 - phrase starts and chorus numbers as annotated (chorus 0: before the first chorus);
 - the chord on every beat of the beat track (`jazzd.grammar.jazzomat.read_chord`); an
   unreadable symbol sounds as NO_CHORD and is counted;
@@ -86,7 +87,8 @@ class Chorus(NamedTuple):
 class Solo:
     """One transcribed solo on the tick grid (see the module docstring)."""
 
-    def __init__(self, name, performer, title, notes, beat_chords, first_bar, choruses):
+    def __init__(self, name, performer, title, notes, beat_chords, first_bar, choruses,
+                 bpm=None):
         self.name = name                  # the file's stem, e.g. "ArtPepper_Anthropology_FINAL"
         self.performer = performer
         self.title = title
@@ -94,6 +96,7 @@ class Solo:
         self.beat_chords = beat_chords    # [Chord] for every beat from the origin
         self.first_bar = first_bar        # the annotated bar number of tick 0
         self.choruses = choruses          # [Chorus]
+        self.bpm = bpm                    # the tempo: 60 / the beat track's median beat
         self.n_bars = -(-len(beat_chords) // BEATS_PER_BAR)
 
     @property
@@ -367,7 +370,16 @@ def read_solo(melody_path, beat_path, name, performer, title, report, rest_gap=R
     cnt["notes outside every chorus (pickups, partial last bars)"] += len(notes) - in_chorus
     cnt["choruses"] += len(choruses)
     cnt["bars"] += -(-n_beats // BEATS_PER_BAR)
-    return Solo(name, performer, title, notes, beat_chords, first_bar, choruses)
+    return Solo(name, performer, title, notes, beat_chords, first_bar, choruses,
+                tempo_of(onsets))
+
+
+def tempo_of(beat_onsets):
+    """The tempo in bpm of a beat track's onsets (seconds): 60 over the median
+    inter-beat interval, which a ritardando or a fermata at the end does not move."""
+    d = np.diff(np.asarray(beat_onsets, float))
+    d = d[d > 0]
+    return float(60.0 / np.median(d)) if len(d) else None
 
 
 class Entry(NamedTuple):
@@ -471,7 +483,7 @@ def solo_piece(solo):
     pairs = parse_melody_pitched(notes, solo.timeline, BAR_TICKS, start=start, end=end,
                                  min_rest=1, cut_at_bars=False)
     return Piece(solo.name, [v for v, _ in pairs], solo.timeline, BAR_TICKS,
-                 BEATS_PER_BAR, start, [p for _, p in pairs], solo.performer)
+                 BEATS_PER_BAR, start, [p for _, p in pairs], solo.performer, solo.bpm)
 
 
 # ---- the report ---------------------------------------------------------------------
