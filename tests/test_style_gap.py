@@ -121,6 +121,17 @@ def test_the_shipped_model_plays_on_the_straight_grid():
     assert notes == gen(BLUES, 12, 3)
 
 
+def test_the_shipped_generator_plays_at_the_tempo_it_is_given():
+    """Each human chorus's changes are played at that chorus's tempo: the same seed
+    and changes give another line at 80 bpm than at 280, denser (the default is the
+    config's 120)."""
+    gen = shipped_generator()
+    assert gen(BLUES, 12, 3, 120) == gen(BLUES, 12, 3)
+    slow = sum(len(gen(BLUES, 12, s, 80)) for s in range(4))
+    fast = sum(len(gen(BLUES, 12, s, 280)) for s in range(4))
+    assert slow > fast * 1.15, (slow, fast)
+
+
 # ---- human choruses ---------------------------------------------------------------------------
 
 def _solo(name, chords_per_bar, notes, choruses):
@@ -173,9 +184,37 @@ def test_measure_takes_any_generator_and_an_arpeggiator_is_told_apart():
     assert g.min_overlap < 0.2 and 0 <= g.mean_overlap <= 1
 
 
+def test_the_tempo_table_compares_the_bands():
+    humans = [h._replace(bpm=b) for h, b in zip(_fake_humans(40),
+                                               [90, 150, 190, 260] * 10)]
+    vectors = [h.vector for h in humans]
+    i = NAMES.index("notes_per_beat")
+    model = [list(v) for v in vectors]
+    for v in model:
+        v[i] = 1.5                                   # the same density at every tempo
+    g = style_gap.Gap("m", 40, 40, 0.5, 0.0, {n: 1.0 for n in NAMES}, 0.0,
+                      vectors=model, bpms=[h.bpm for h in humans])
+    t = style_gap.tempo_table(humans, g)
+    assert [r["band"] for r in t["bands"]] == ["< 120", "120-170", "170-220", "> 220"]
+    assert [r["n"] for r in t["bands"]] == [10] * 4
+    for r in t["bands"]:
+        lo, med, hi = r["players"]["notes_per_beat"]
+        assert lo <= med <= hi and r["model"]["notes_per_beat"] == (1.5, 1.5, 1.5)
+        assert set(r["players"]) == {"notes_per_beat", "onsets_per_beat", "rest_share",
+                                     "phrase_beats"}
+    assert np.isnan(t["corr_model"])                  # a constant has no correlation
+    m = style_gap.band_measures(vectors[0])
+    beats_0 = vectors[0][NAMES.index("beats_0")]
+    assert m["onsets_per_beat"] == pytest.approx(vectors[0][i] / (1 - beats_0))
+    text = style_gap.format_tempo_table(t)
+    assert "| < 120 | 10 |" in text and "correlation of tempo" in text
+    assert style_gap.tempo_band(119.9) == "< 120" and style_gap.tempo_band(220) == "> 220"
+
+
 def test_a_generator_that_plays_nothing_is_a_clear_error():
     with pytest.raises(UserError, match="only 0 of 30 generated choruses"):
-        measure(lambda chart, bars, seed: [], _fake_humans(), "silent", repeats=1, trees=5)
+        measure(lambda chart, bars, seed, bpm: [], _fake_humans(), "silent", repeats=1,
+                trees=5)
 
 
 def test_the_command_line_names_a_missing_database(tmp_path):

@@ -79,6 +79,13 @@ def style_gap(args):
         print(sg.format_table(gaps))
         print()
         print(sg.format_overlaps(gaps))
+        for g in gaps:
+            if g.tempo:
+                print()
+                print(f"by tempo (each chorus at its own tempo), {g.name}: median "
+                      f"(p25-p75) of the players, jazzd's median (* outside the "
+                      f"players' p25-p75)")
+                print(sg.format_tempo_table(g.tempo))
     return 0
 
 
