@@ -15,7 +15,10 @@ Every note is classified against the chord sounding at its onset:
 - X: anything else.
 
 The bars are data (`BARS`), with the human reference figures beside them, so the CLI,
-the tests and docs/MUSIC.md all print the same table.
+the tests and docs/MUSIC.md all print the same table. The human band joins two sources
+(p10-p90 of notated transcriptions and of performed choruses of held-out Weimar Jazz
+Database players, where they differ the figures show both): performed solos have busier
+rhythm (inter-onset entropy up to 3.15 bits, notes per beat up to 2.23) than notated ones.
 """
 
 import bisect
@@ -46,14 +49,16 @@ BARS = (
     Bar("chord", "chord tones among all notes", 0.41, 0.75, "0.41 / 0.55 / 0.73"),
     Bar("scale", "scale tones among all notes", 0.15, None, "0.19 / 0.27 / 0.34"),
     Bar("outside", "outside (X)", 0.02, 0.19, "0.02 / 0.09 / 0.19"),
-    Bar("change_fit", "first note after a chord change is C or S", 0.67, None,
-        "0.67 / 0.86 / 1.00"),
-    Bar("pc_entropy", "pitch-class entropy (bits)", 3.1, None, "3.13 / 3.38 / 3.50"),
-    Bar("ioi_entropy", "inter-onset-interval entropy, 1/12-beat grid (bits)", 1.0, 2.3,
-        "1.05 / 1.79 / 2.30"),
-    Bar("repeat3", "the same pitch three times in a row", None, 0.02, "0 / 0 / 0.012"),
+    Bar("change_fit", "first note after a chord change is C or S", 0.62, None,
+        "0.63-0.67 / 0.82-0.86 / 0.94-1.00"),
+    Bar("pc_entropy", "pitch-class entropy (bits)", 3.05, None,
+        "3.07-3.13 / 3.35-3.38 / 3.49-3.50"),
+    Bar("ioi_entropy", "inter-onset-interval entropy, 1/12-beat grid (bits)", 1.0, 3.15,
+        "notated 1.05 / 1.79 / 2.30; performed 2.07 / 2.64 / 3.15"),
+    Bar("repeat3", "the same pitch three times in a row", None, 0.04,
+        "0 / 0 / 0.012-0.041"),
     Bar("leaps", "leaps over an octave", None, 0.02, "0 / 0 / 0.015"),
-    Bar("notes_per_beat", "notes per beat", 1.0, 2.0, "1.08 / 1.49 / 1.85"),
+    Bar("notes_per_beat", "notes per beat", 1.0, 2.25, "1.04-1.08 / 1.49-1.50 / 1.85-2.23"),
     Bar("out_of_register", "notes outside the register", None, 0, "0"),
     Bar("overlaps", "overlapping notes", None, 0, "0"),
     Bar("off_grid", "onsets off the (swung) grid", None, 0, "0"),

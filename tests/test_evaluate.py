@@ -177,19 +177,21 @@ def test_notes_are_sorted_first():
 def test_bars_table_matches_design():
     names = [b.name for b in BARS]
     assert len(names) == len(set(names)) == 13
-    assert band(BARS[0]) == "0.41 – 0.85" and band(BARS[5]) == "≥ 3.10"
+    assert band(BARS[0]) == "0.41 – 0.85" and band(BARS[5]) == "≥ 3.05"
     assert band(BARS[2]) == "≥ 0.15" and band(BARS[3]) == "0.02 – 0.19"
-    assert band(BARS[6]) == "1 – 2.30" and band(BARS[-1]) == "0"
+    assert band(BARS[4]) == "≥ 0.62" and band(BARS[7]) == "≤ 0.04"
+    assert band(BARS[6]) == "1 – 3.15" and band(BARS[9]) == "1 – 2.25"
+    assert band(BARS[-1]) == "0"
 
 
 def test_check_bounds_are_inclusive_and_nan_fails():
     s = evaluate(line([60, 62, 64, 65] * 4), [(0, C7)])
-    s.update(strong_chord=0.41, chord=0.75, notes_per_beat=2.0, outside=0.19,
-             ioi_entropy=2.3, change_fit=float("nan"))
+    s.update(strong_chord=0.41, chord=0.75, notes_per_beat=2.25, outside=0.19,
+             ioi_entropy=3.15, change_fit=float("nan"))
     ok = ok_of(s)
     assert ok["strong_chord"] and ok["chord"] and ok["notes_per_beat"] and ok["outside"]
     assert ok["ioi_entropy"] and not ok["change_fit"]
-    s.update(strong_chord=0.40, chord=0.76, outside=0.01, ioi_entropy=2.31, overlaps=1)
+    s.update(strong_chord=0.40, chord=0.76, outside=0.01, ioi_entropy=3.16, overlaps=1)
     ok = ok_of(s)
     assert not ok["strong_chord"] and not ok["chord"] and not ok["overlaps"]
     assert not ok["outside"] and not ok["ioi_entropy"]
