@@ -121,7 +121,7 @@ def _add_generate(sub):
     p.add_argument("--temperature", type=float, default=None,
                    help="sampling temperature, 0.05-5: lower is safer and more repetitive, "
                         "higher is wilder (default: the config's improviser.temperature, "
-                        "0.85)")
+                        "0.9)")
     p.add_argument("--lowest-note", type=int, default=None, metavar="NOTE",
                    help="the bottom of the register, a MIDI note number 0-127 (default: "
                         "the config's improviser.lowest_note, 55, the G below middle C)")
