@@ -340,8 +340,7 @@ def perform(ctx):
 def _perform(ctx):
     jack = _jack(ctx)
     idle_s, play_s = (3.0, 5.0) if ctx.quick else (10.0, 10.0)
-    d = DaemonRun(ctx, jack, style={"duration_weights": SIXTEENTHS, "rest_probability": 0.0},
-                  extra={"logging": {"level": "info"}})      # its stop line: late cycles
+    d = DaemonRun(ctx, jack, style={"duration_weights": SIXTEENTHS, "rest_probability": 0.0})
     listener = kbd = None
     try:
         listener = _peer(Recorder, f"{d.tag}-listen", connect_to=f"{d.tag}-out")

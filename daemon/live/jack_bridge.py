@@ -37,7 +37,6 @@ import threading
 import time
 
 HEAD = struct.Struct("<cdH")
-CLOSE_TIMEOUT = 1.5            # s for the client to play what it holds and close
 NOW = float("nan")
 
 
@@ -134,7 +133,6 @@ class Bridge:
                       "heard": 0, "errors": 0, "callback_errors": 0, "overflows": 0,
                       "lost": 0, "pending": 0, "cycles": 0}
         self.late_cycles = 0
-        self.gone = False                  # the server shut the client down
         self.client.set_shutdown_callback(self._shut_down)
         self.client.set_process_callback(self._process)
 
@@ -144,7 +142,6 @@ class Bridge:
                 "rate": self.client.samplerate, "period": self.client.blocksize}
 
     def _shut_down(self, status, reason):
-        self.gone = True
         self._emit(record(b"X"))
 
     def _emit(self, data):
@@ -260,16 +257,11 @@ class Bridge:
                     self._emit(record(b"S", 0.0, json.dumps(self.stats).encode()))
 
     def close(self):
-        """Play what is queued (the last note-offs), then close the client. Not if the
-        server has gone: libjack then hangs in jack_client_close."""
-        if self.gone:
-            return
+        # let what is queued for the next cycles go out first (the last note-offs)
         deadline = time.monotonic() + 0.5
-        while self.queue and time.monotonic() < deadline and not self.gone:
+        while self.queue and time.monotonic() < deadline:
             time.sleep(0.002)
         time.sleep(2.0 * self.client.blocksize / self.client.samplerate)
-        if self.gone:
-            return
         try:
             self.client.deactivate()
             self.client.close()
@@ -305,13 +297,8 @@ def main(argv=None):
     try:
         bridge.serve(sys.stdin.fileno())
     finally:
-        # closing must not hang the process (a server that went away without telling):
-        # at most CLOSE_TIMEOUT, then out, without the interpreter's finalisation (which
-        # would close the client again)
-        closer = threading.Thread(target=bridge.close, daemon=True)
-        closer.start()
-        closer.join(CLOSE_TIMEOUT)
-        os._exit(0)
+        bridge.close()
+    return 0
 
 
 if __name__ == "__main__":

@@ -180,7 +180,7 @@ class BridgeProcess:
     def alive(self):
         return not self.gone and self.proc.poll() is None
 
-    def close(self, wait=2.0):
+    def close(self, wait=1.0):
         """Close its pipe: it plays what it holds, closes the client and exits."""
         for f in (self.proc.stdin, ):
             try:
