@@ -86,19 +86,6 @@ def keyboard_into_input():
         port.close()
 
 
-@contextlib.contextmanager
-def output_into_ear():
-    """(output, recorder): a JACK output connected by name to a listening peer."""
-    name = unique("ear")
-    rec = Recorder(name, virtual="in")
-    out = jack_port("out", name)
-    try:
-        yield out, rec
-    finally:
-        out.close()
-        rec.close()
-
-
 def assert_frame_exact(port, kb, count=40, spread=0.2):
     """Messages played at chosen times, several in a cycle and at odd frames, come in
     stamped with those times (to a frame), in order, whatever the period."""
@@ -155,7 +142,10 @@ def test_cancel_drops_pending_messages_but_note_offs(jack_server):
     """A silence on a JACK output: what was handed over for later is dropped, except the
     note-offs, which go out at once (a note already begun must end); what was sent for
     now still goes."""
-    with output_into_ear() as (out, rec):
+    name = unique("ear")
+    rec = Recorder(name, virtual="in")
+    out = jack_port("out", name)
+    try:
         t = time.monotonic() + 0.3
         out.send([0x90, 60, 100])                        # now
         out.send([0x90, 64, 100], t)                     # later: dropped
@@ -171,16 +161,25 @@ def test_cancel_drops_pending_messages_but_note_offs(jack_server):
                                                [0xB0, 123, 0]]
         assert heard[-1][0] < t - 0.1                    # nothing waited for its time
         assert out.pending() == 0
+    finally:
+        out.close()
+        rec.close()
 
 
 @pytest.mark.jack
 def test_a_late_message_goes_out_at_once_and_is_counted(jack_server):
-    with output_into_ear() as (out, rec):
+    name = unique("ear")
+    rec = Recorder(name, virtual="in")
+    out = jack_port("out", name)
+    try:
         t = time.monotonic() - 0.05                       # due 50 ms ago
         out.send([0x90, 60, 100], t)
         assert rec.wait_for(lambda ev: len(ev) == 1, 1.0)
         out.refresh()
         assert out.late_writes == 1 and out.max_late >= 0.02   # the frame clock may lag
+    finally:
+        out.close()
+        rec.close()
 
 
 @pytest.mark.jack
