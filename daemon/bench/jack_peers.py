@@ -14,9 +14,6 @@ import time
 from jazzd.live.jack_midi import JackInput, JackOutput
 
 
-PRIORITY = 20      # SCHED_FIFO for the bridges' pipe readers, as the daemon's (if allowed)
-
-
 class PortNotFound(LookupError):
     """No JACK port with that name (the message lists the ports there are)."""
 
@@ -42,7 +39,7 @@ class Recorder:
         self.events = []
         self._lock = threading.Lock()
         self.port = JackInput(f"ear {client}", bool(virtual), connect_to or client,
-                              client_name=client, port=virtual or "in", priority=PRIORITY)
+                              client_name=client, port=virtual or "in")
         if virtual:
             self.port.open()
         else:
@@ -99,7 +96,7 @@ class Keyboard:
 
     def __init__(self, client, connect_to=None, virtual=None, timeout=5.0):
         self.port = JackOutput(f"keys {client}", bool(virtual), connect_to or client,
-                               client_name=client, port=virtual or "out", priority=PRIORITY)
+                               client_name=client, port=virtual or "out")
         if virtual:
             self.port.open()
         else:

@@ -9,7 +9,7 @@ Everything here is measured from outside, as a user or systemd would see the dae
   of the internal clock (tempo known, phase fitted), next to the floor of the same
   path with no daemon in it (our own process scheduling into our own port).
 
-The JACK server uses the dummy driver (no sound card needed), so its 64-frame period (1.33 ms)
+The JACK server uses the dummy driver (DESIGN.md), so its 64-frame period (1.33 ms)
 is the floor of any onset error measured through it.
 """
 
@@ -183,54 +183,27 @@ class DaemonRun:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def family(pid):
-    """The daemon's pid and its children's: its JACK ports run in processes of their
-    own (jazzd.live.jack_bridge), and their memory and CPU are the daemon's too."""
-    pids = [pid]
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        pids.append(int(p))
-            except (OSError, ValueError, IndexError):
-                pass
-    return pids
-
-
 def memory_mb(pid):
-    """VmRSS and its parts (RssAnon, RssFile, RssShmem) in MB, from /proc/PID/status,
-    summed over the daemon and its JACK processes.
+    """VmRSS and its parts (RssAnon, RssFile, RssShmem) in MB, from /proc/PID/status.
 
     A JACK client maps the server's shared segments (about 105 MB with jackd's default
     port-max), and they count in its VmRSS: RssShmem separates them from the daemon's own.
     """
     out = {}
-    for p in family(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    key = line.split(":", 1)[0]
-                    if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
-                        out[key] = out.get(key, 0.0) + int(line.split()[1]) / 1024
-        except OSError:
-            pass
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key = line.split(":", 1)[0]
+            if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                out[key] = int(line.split()[1]) / 1024
     if "VmRSS" not in out:
         raise NotMeasured(f"no VmRSS in /proc/{pid}/status")
     return out
 
 
 def cpu_seconds(pid):
-    """utime + stime of the daemon and its JACK processes."""
-    total = 0.0
-    for p in family(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-        except OSError:
-            pass
-    return total
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK    # utime + stime
 
 
 def sample(pid, seconds, window=1.0):
@@ -299,7 +272,7 @@ def loopback_floor(ctx, seconds, period):
     tag = f"jzf{uuid.uuid4().hex[:6]}"
     listener = _peer(Recorder, f"{tag}-listen", virtual=f"{tag}-floor-in")
     kbd = _peer(Keyboard, f"{tag}-play", connect_to=f"{tag}-floor-in")
-    sched = Scheduler(kbd.send_message, channel=1, lead=kbd.lead)   # as the daemon's
+    sched = Scheduler(kbd.send_message, channel=1)
     try:
         time.sleep(0.2)
         sched.start()

@@ -121,7 +121,6 @@ class Daemon:
         self.scheduler = Scheduler(self.out.send, midi["output_channel"],
                                    self.notifier, self.freeze_file, realtime_priority=rt,
                                    lead=self.handover_lead())
-        self.scheduler.program = midi.get("program")
         self.scheduler.panic()              # a note left by a SIGKILLed predecessor
         self.improviser = Improviser(self.performer, lambda: self.clock, lambda: self.cfg,
                                      self.listener, self.scheduler,
@@ -204,20 +203,18 @@ class Daemon:
             "notes skipped, woken too late": getattr(self.improviser, "dropped_late", 0),
             "clock ticks lost": getattr(self.clock, "lost_ticks", 0),
             "clock ticks heard twice": getattr(self.clock, "doubled_ticks", 0),
+            "JACK cycles our clients finished late": getattr(self.inp, "late_cycles", 0)
+            + getattr(self.out, "late_cycles", 0) + self._closed_errors[2],
+            "notes played after their frame": getattr(self.out, "late_writes", 0)
+            + self._closed_errors[3],
         }
-
-    def jack_timing(self):
-        """(JACK cycles our clients finished late, messages played after their frame):
-        the audio side's own figures, for the stop's log line and `jazzd bench`. A
-        cycle can finish late through no fault of ours (a late driver, a slow client
-        before us in the graph), so they are figures, not failures."""
-        return (getattr(self.inp, "late_cycles", 0) + getattr(self.out, "late_cycles", 0)
-                + self._closed_errors[2],
-                getattr(self.out, "late_writes", 0) + self._closed_errors[3])
 
     def report_health(self):
         """Log each kind of failure that grew since the last look (at most once per
         STATUS_INTERVAL, with how many); STATUS carries the totals."""
+        refresh = getattr(self.out, "refresh", None)
+        if refresh is not None:             # a JACK output: the bridge's counters
+            refresh()
         now = self.health()
         for kind, n in now.items():
             grew = n - self._health_seen.get(kind, 0)
@@ -487,9 +484,6 @@ class Daemon:
         if nm["output_channel"] != om["output_channel"]:
             self.scheduler.set_output(self.out.send, nm["output_channel"])
             self.scheduler.silence()            # the old channel's notes, where they are
-        if (nm.get("program"), nm["output_channel"]) != \
-                (om.get("program"), om["output_channel"]):
-            self.scheduler.set_program(nm.get("program"))
         if nt["source"] != ot["source"]:
             self.scheduler.silence()
             self.clock = make_clock(nt)
@@ -599,15 +593,6 @@ class Daemon:
         if self.clock.source == "clock":
             log.info("MIDI clock: %d ticks lost and counted in, %d heard twice and "
                      "dropped", self.clock.lost_ticks, self.clock.doubled_ticks)
-        if self.cfg["midi"]["backend"] == "jack" and hasattr(self.out, "refresh"):
-            self.out.refresh()
-            if hasattr(self.inp, "refresh_latency"):
-                self.inp.refresh_latency()
-                time.sleep(0.01)
-                self.inp.drain()
-            late, behind = self.jack_timing()
-            log.info("JACK: %d cycles our clients finished late, %d messages played "
-                     "after their frame", late, behind)
         gone = self.server_gone()
         if self.scheduler is not None and not gone:
             time.sleep(OFF_ECHO)                # the stop's note-offs once more (scheduler)

@@ -266,14 +266,13 @@ PANIC_CCS = {120: "all sound off", 121: "reset all controllers", 123: "all notes
 
 def _merged(data):
     """Does this sysex hold other messages: a status byte other than a real-time one
-    (0xF8-0xFF) before its end? (One without its 0xF7 is a piece of a long one, or
-    one cut short: a sysex all the same, as JACK passes each event as it was sent.)"""
+    (0xF8-0xFF) before its end, or no 0xF7 at its end?"""
     last = len(data) - 1
     for i in range(1, len(data)):
         b = data[i]
         if b >= 0x80 and b < 0xF8 and not (b == 0xF7 and i == last):
             return True
-    return False
+    return data[-1] != 0xF7
 
 
 def _hex(data):

@@ -63,7 +63,7 @@ START_LEAD = 0.02            # ... at least this far (s) beyond the binding lead
 MAX_WAIT = 0.01              # the loop re-reads the clock at least this often
 LATE_DROP = 0.005            # a note whose onset is this far past is skipped, not played
 GRACE_LEAD = 0.002           # a graced note is bound this long before it is sent
-GRACE_BIND = 0.001           # ... and at the earliest this long after its beat (a
+GRACE_BIND = 0.001           # ... and at the earliest this long after its beat (the
                              # chord that lands on the beat is known by then)
 MIN_SOUND = 0.015            # s: a note sounds at least this long (a graced note moved
                              # past its planned end still ends after it began)
@@ -201,13 +201,11 @@ class Improviser(threading.Thread):
             ahead_chord = None
             if imp["anticipate_changes"]:
                 ahead_chord = self.listener.anticipate(beat, self.listener.binding_chord())
-            # (a wait the output cannot meet on time, a JACK period longer than the
-            # grace, is not taken: the note plays on the beat, bound a period ahead)
-            graced = (grace - GRACE_BIND >= max(GRACE_LEAD, ahead) and tick % TPQ == 0
-                      and ahead_chord is None
+            graced = (grace > 0 and tick % TPQ == 0 and ahead_chord is None
                       and self.listener.may_change_on(beat)
                       and not (imp["anticipate_changes"] and self.listener.quiet(beat)))
-            bind_at = onset + grace - max(GRACE_LEAD, ahead) if graced else onset - ahead
+            bind_at = (onset + max(grace - max(GRACE_LEAD, ahead), GRACE_BIND) if graced
+                       else onset - ahead)
             if bind_at > now:
                 return min(bind_at - now, MAX_WAIT)
             self.plan.popleft()
@@ -222,9 +220,9 @@ class Improviser(threading.Thread):
                 chord = ahead_chord           # the form says it changes right here
                 self.anticipated += 1
                 log.debug("anticipating %s at beat %.2f", chord.symbol, beat)
-            elif graced:
-                onset += grace                # waited for a chord landing on the beat
-                self.graced += 1
+            elif graced:                      # waited for a chord landing on the beat; a
+                onset = max(onset + grace, now + ahead)   # JACK output needs it a
+                self.graced += 1                          # period ahead (late, not lost)
                 log.debug("waited for a chord at beat %.2f", beat)
             if tick == self.window_start and until is not None:
                 onset = max(onset, clock.time_of(beat) - early + TURN_MARGIN)
@@ -234,10 +232,8 @@ class Improviser(threading.Thread):
             end = clock.time_of(swung_beats(tick + value.ticks, swing)) - early
             off = max(onset + imp["gate"] * (end - onset), onset + MIN_SOUND)
             if until is not None:             # ends by the next player's downbeat
-                last = clock.time_of(swung_beats(until, swing)) - early - TURN_MARGIN
-                if onset + MIN_SOUND > last:
-                    continue                  # (a graced note pushed into their turn)
-                off = min(off, last)
+                off = min(off, clock.time_of(swung_beats(until, swing)) - early
+                          - TURN_MARGIN)
             velocity = perf.velocity(tick % bar)
             scheduler.note(onset, off, pitch, velocity, self._epoch)
             now = time.monotonic()

@@ -23,7 +23,7 @@ a service manager sends the whole group, so the daemon's last note-offs still go
 
 Time is the audio clock's: an event heard is stamped with its frame, a message played
 is written at the frame it is due (`CycleTimes` maps frames to `time.monotonic()`
-once per cycle: the same clock in every process).
+once per cycle, the same clock in every process).
 """
 
 import collections
@@ -58,40 +58,35 @@ def parse(buf):
 
 
 class CycleTimes:
-    """The map from frames to `time.monotonic()` seconds, read once per cycle.
+    """The map from frames to `time.monotonic()` seconds in the current cycle.
 
-    A frame's time is `frame / rate + offset`. The callback for a cycle runs at or
-    after the moment that cycle began, so each cycle bounds the offset from above
-    (`monotonic() − first frame / rate`); the smallest bound is the estimate, and it
-    creeps up at CREEP so that an audio clock running slower than the monotonic one
-    (a late driver that never catches up, as JACK's dummy driver under load) is
-    followed. JACK's own cycle times are not used: the dummy driver's fell 60 ms
-    behind the monotonic clock within minutes on a loaded machine, and the daemon
-    compares stamps with `time.monotonic()` (a note "late" by that much is dropped).
-    The 32-bit frame counter wraps every 24.9 hours at 48 kHz: it is unwrapped.
+    libjack gives each cycle's first frame with its time on JACK's clock
+    (`jack_get_cycle_times`, the server's smoothed frame clock). JACK's clock is not
+    necessarily the monotonic clock (jack2 reads CLOCK_MONOTONIC_RAW: 0.25 s apart
+    here, and their rates differ by NTP's slew): the offset is read beside every
+    cycle, as the smallest (monotonic − JACK time) with the JACK time read first,
+    creeping up at CREEP so a slew either way is followed.
     """
 
-    CREEP = 0.02          # s/s (a driver that fell 3 ms behind is followed in 0.15 s)
+    CREEP = 1e-3          # s/s
 
-    def __init__(self, client, jlib):
-        self._jlib = jlib
-        self._ptr = client._ptr
-        self.spf = 1.0 / client.samplerate
+    def __init__(self, client, ffi, lib, jlib, jffi):
+        self._ffi, self._lib, self._jlib = ffi, lib, jlib
+        self._jptr = client._ptr
+        self._client = ffi.cast("void *", int(jffi.cast("uintptr_t", client._ptr)))
+        self._cf = ffi.new("jack_nframes_t *")
+        self._cu = ffi.new("jack_time_t *")
+        self._nu = ffi.new("jack_time_t *")
+        self._pu = ffi.new("float *")
+        self.rate = float(client.samplerate)
         self.offset = None
         self._seen = 0.0
-        self._last = None
-        self._wraps = 0
 
     def update(self, nframes, _mono=time.monotonic):
         """This cycle's (first frame, its monotonic time, seconds per frame)."""
+        j = self._lib.jack_get_time()
         m = _mono()
-        raw = self._jlib.jack_last_frame_time(self._ptr)
-        if self._last is not None and raw < self._last and self._last - raw > 1 << 31:
-            self._wraps += 1
-        self._last = raw
-        frame = raw + (self._wraps << 32)
-        spf = self.spf
-        sample = m - frame * spf
+        sample = m - j * 1e-6
         off = self.offset
         if off is None or sample < off:
             off = sample
@@ -99,7 +94,13 @@ class CycleTimes:
             crept = off + self.CREEP * (m - self._seen)
             off = sample if sample < crept else crept
         self.offset, self._seen = off, m
-        return frame, frame * spf + off, spf
+        if self._lib.jack_get_cycle_times(self._client, self._cf, self._cu, self._nu,
+                                          self._pu) == 0:
+            cu = self._cu[0]
+            return self._cf[0], cu * 1e-6 + off, (self._nu[0] - cu) * 1e-6 / nframes
+        since = self._jlib.jack_frames_since_cycle_start(self._jptr)   # an old libjack
+        return (self._jlib.jack_last_frame_time(self._jptr), m - since / self.rate,
+                1.0 / self.rate)
 
 
 def _is_note_off(data):
@@ -113,18 +114,29 @@ class Bridge:
     QUEUE_SIZE = 8192
 
     def __init__(self, direction, client_name, port_name, out_fd):
+        import cffi
         import jack
         self.jack = jack
         jack.set_error_function(lambda _msg: None)
         jack.set_info_function(lambda _msg: None)
         self.direction = direction
         self.out_fd = out_fd
+        ffi = cffi.FFI()
+        ffi.cdef("""
+        typedef uint32_t jack_nframes_t;
+        typedef uint64_t jack_time_t;
+        int jack_get_cycle_times(void *client, jack_nframes_t *current_frames,
+                                 jack_time_t *current_usecs, jack_time_t *next_usecs,
+                                 float *period_usecs);
+        jack_time_t jack_get_time(void);
+        """)
+        lib = ffi.dlopen("libjack.so.0")
         self._jlib, self._jffi = jack._lib, jack._ffi
         self.client = jack.Client(client_name, no_start_server=True)
         ports = self.client.midi_inports if direction == "in" else self.client.midi_outports
         self.port = ports.register(port_name)
         self._pptr, self._cptr = self.port._ptr, self.client._ptr
-        self.cycle = CycleTimes(self.client, self._jlib)
+        self.cycle = CycleTimes(self.client, ffi, lib, self._jlib, self._jffi)
         self._event = self._jffi.new("jack_midi_event_t *")
         self.queue = collections.deque()
         self._seq = 0
@@ -281,15 +293,6 @@ def main(argv=None):
         os.write(out_fd, record(b"F", 0.0, str(e).encode()[:4000]))
         return 1
     os.set_blocking(out_fd, False)             # a stalled daemon must not block JACK
-    # The thread that reads the daemon's pipe shares the interpreter lock with the
-    # process callback: it must not be preempted while it holds it (the callback,
-    # realtime under a realtime server, would wait for it).
-    if spec.get("priority"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(spec["priority"]))
-        except (OSError, AttributeError, ValueError):
-            pass
-    sys.setswitchinterval(0.0002)
     gc.collect()
     gc.freeze()
     gc.disable()                               # no pauses in the callback's way

@@ -95,9 +95,9 @@ def list_ports():
 class BridgeProcess:
     """The process that runs our JACK client (jazzd.live.jack_bridge), and its pipes."""
 
-    def __init__(self, direction, client_name, port_name, priority=0):
+    def __init__(self, direction, client_name, port_name):
         spec = json.dumps({"direction": direction, "client": client_name,
-                           "port": port_name, "priority": priority})
+                           "port": port_name})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jazzd.live.jack_bridge", spec],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -208,8 +208,7 @@ class _JackPort:
 
     direction = None
 
-    def __init__(self, spec, virtual, target, own_clients=(), client_name=None, port=None,
-                 priority=0):
+    def __init__(self, spec, virtual, target, own_clients=(), client_name=None, port=None):
         self.backend = "jack"
         self.spec = spec
         self.virtual, self.target = virtual, target
@@ -221,8 +220,7 @@ class _JackPort:
         self.control.set_shutdown_callback(self._shut_down)
         try:
             self.bridge = BridgeProcess(self.direction, client_name or (
-                target if virtual else f"jazzd-{self.direction}"), port or self.direction,
-                priority)
+                target if virtual else f"jazzd-{self.direction}"), port or self.direction)
         except BaseException:
             self.control.close()
             raise
@@ -378,10 +376,7 @@ class JackInput(_JackPort):
         super().__init__(spec, virtual, target, own_clients, **names)
 
     def fileno(self):
-        bridge = self.bridge
-        if bridge is None:
-            raise ValueError("the port is closed")
-        return bridge.fileno()
+        return self.bridge.fileno()
 
     def drain(self, now=None, limit=1024):
         """The messages that arrived since the last call: [(time, bytes)], oldest

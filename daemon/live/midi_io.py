@@ -433,8 +433,7 @@ def open_port(direction, midi_cfg):
         jack_midi = _jack_module()
         cls = jack_midi.JackInput if direction == "in" else jack_midi.JackOutput
         virtual, target = parse_spec(midi_cfg[key])
-        port = cls(midi_cfg[key], virtual, target, _own_clients(midi_cfg),
-                   priority=midi_cfg.get("realtime_priority", 0))
+        port = cls(midi_cfg[key], virtual, target, _own_clients(midi_cfg))
     else:
         cls = InputPort if direction == "in" else OutputPort
         port = cls(backend, midi_cfg[key], _own_clients(midi_cfg))

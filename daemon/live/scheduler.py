@@ -84,7 +84,6 @@ class Scheduler(threading.Thread):
                  ring_size=4096, idle_wait=0.1, realtime_priority=0, lead=0.0):
         super().__init__(name="jazzd-scheduler", daemon=True)
         self.lead = lead                  # s: hand over this early to a timed output
-        self.program = None               # the program change sent after a panic
         self.realtime_priority = realtime_priority
         self.realtime = False
         self._send = send
@@ -191,23 +190,13 @@ class Scheduler(threading.Thread):
     def panic(self):
         """End whatever sounds on the output channel, whoever started it (a SIGKILLed
         predecessor, a synth that missed a note-off): CC120, CC123, then a note-off for
-        every pitch, since some receivers ignore the channel-mode controllers. Then the
-        program change (`midi.program`), so a new synth or port plays our sound."""
+        every pitch, since some receivers ignore the channel-mode controllers."""
         with self._cond:
             ch = self.channel
             self._send([0xB0 | ch, CC_ALL_SOUND_OFF, 0])
             self._send([0xB0 | ch, CC_ALL_NOTES_OFF, 0])
             for pitch in range(128):
                 self._send([0x80 | ch, pitch, 0])
-            if self.program is not None:
-                self._send([0xC0 | ch, self.program])
-
-    def set_program(self, program):
-        """`midi.program` (0-127, or None: send none): sent now and after every panic."""
-        with self._cond:
-            self.program = program
-            if program is not None:
-                self._send([0xC0 | self.channel, program])
 
     def stop(self, timeout=1.0):
         """Silence and end the thread."""
