@@ -65,30 +65,23 @@ class ClockMaster(threading.Thread):
         self.stopped_at = None
 
     def run(self):
-        # Sample-accurate: each tick is handed to the keyboard's JACK port a period
-        # ahead with the time it is due, and played at that frame.
-        lead = getattr(self.kb, "lead", 0.0)
         if self.send_start:
             self.kb.send(0xFA)
-        t = time.monotonic() + 0.01 + lead
+        t = time.monotonic() + 0.01
         while not self._halt.is_set():
             while True:
-                left = t - lead - time.monotonic()
+                left = t - time.monotonic()
                 if left <= 0:
                     break
-                time.sleep(min(0.002, left))
+                time.sleep(min(0.0005, max(0.0, left - 0.0002)) if left > 0.0003 else 0)
             if self._hold.is_set():
-                t = time.monotonic() + lead + 0.001
+                t = time.monotonic() + 0.001
                 continue
             with self._lock:
-                self.kb.send(0xF8, at=t)
-                self.ticks.append((self.position, t))
+                self.kb.send(0xF8)
+                self.ticks.append((self.position, time.monotonic()))
                 if self.on_tick is not None:
-                    self.kb.at = t               # the chart's chords on this tick
-                    try:
-                        self.on_tick(self.position)
-                    finally:
-                        self.kb.at = None
+                    self.on_tick(self.position)
                 self.position += 1
             period = 60.0 / self.bpm / 24
             t += period

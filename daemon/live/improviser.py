@@ -63,16 +63,11 @@ START_LEAD = 0.02            # ... at least this far (s) beyond the binding lead
 MAX_WAIT = 0.01              # the loop re-reads the clock at least this often
 LATE_DROP = 0.005            # a note whose onset is this far past is skipped, not played
 GRACE_LEAD = 0.002           # a graced note is bound this long before it is sent
-GRACE_BIND = 0.001           # ... and at the earliest this long after its beat (the
-                             # chord that lands on the beat is known by then)
-MIN_SOUND = 0.015            # s: a note sounds at least this long (a graced note moved
-                             # past its planned end still ends after it began)
 # Trading: a turn's first note sounds this long after the turn's downbeat, and jazzd's
 # notes end this long before the player's. JACK delivers at the next period and an
 # external clock's phase is known to a millisecond or so: without the margin, a note
 # on the downbeat lands a hair before it about half the time, in the other's turn.
 TURN_MARGIN = 0.005
-HANDOVER_SLACK = 0.001       # s: a note is bound this long before the scheduler hands it
 
 
 class Improviser(threading.Thread):
@@ -167,7 +162,7 @@ class Improviser(threading.Thread):
         tempo = cfg["tempo"]
         swing = tempo["swing"]
         bar = tempo["beats_per_bar"] * TPQ
-        ahead = self._ahead(cfg)
+        ahead = imp["realize_ahead_ms"] / 1000.0
         early = self.latency
 
         # 1. plan values up to plan_ahead_beats ahead (and not past a turn's end)
@@ -204,8 +199,7 @@ class Improviser(threading.Thread):
             graced = (grace > 0 and tick % TPQ == 0 and ahead_chord is None
                       and self.listener.may_change_on(beat)
                       and not (imp["anticipate_changes"] and self.listener.quiet(beat)))
-            bind_at = (onset + max(grace - max(GRACE_LEAD, ahead), GRACE_BIND) if graced
-                       else onset - ahead)
+            bind_at = onset + grace - GRACE_LEAD if graced else onset - ahead
             if bind_at > now:
                 return min(bind_at - now, MAX_WAIT)
             self.plan.popleft()
@@ -220,9 +214,9 @@ class Improviser(threading.Thread):
                 chord = ahead_chord           # the form says it changes right here
                 self.anticipated += 1
                 log.debug("anticipating %s at beat %.2f", chord.symbol, beat)
-            elif graced:                      # waited for a chord landing on the beat; a
-                onset = max(onset + grace, now + ahead)   # JACK output needs it a
-                self.graced += 1                          # period ahead (late, not lost)
+            elif graced:
+                onset += grace                # waited for a chord landing on the beat
+                self.graced += 1
                 log.debug("waited for a chord at beat %.2f", beat)
             if tick == self.window_start and until is not None:
                 onset = max(onset, clock.time_of(beat) - early + TURN_MARGIN)
@@ -230,7 +224,7 @@ class Improviser(threading.Thread):
             if pitch is None:
                 continue                      # a rest
             end = clock.time_of(swung_beats(tick + value.ticks, swing)) - early
-            off = max(onset + imp["gate"] * (end - onset), onset + MIN_SOUND)
+            off = onset + imp["gate"] * (end - onset)
             if until is not None:             # ends by the next player's downbeat
                 off = min(off, clock.time_of(swung_beats(until, swing)) - early
                           - TURN_MARGIN)
@@ -245,7 +239,7 @@ class Improviser(threading.Thread):
 
     def _next_grid(self, clock, cfg, now):
         """The first eighth-note grid tick far enough ahead of `now` to be planned."""
-        ahead = self._ahead(cfg)
+        ahead = cfg["improviser"]["realize_ahead_ms"] / 1000.0
         first = clock.beat_at(now + ahead + START_LEAD) * TPQ
         return max(int(-(-first // START_GRID)) * START_GRID, 0)
 
@@ -310,13 +304,7 @@ class Improviser(threading.Thread):
         return self._turns[1]
 
     def _lead(self, cfg):
-        return self._ahead(cfg) + START_LEAD + MAX_WAIT
-
-    def _ahead(self, cfg):
-        """How long before its onset a note is bound: `realize_ahead_ms`, or longer if
-        the output must have it earlier (a JACK output, a period ahead: Scheduler.lead)."""
-        return max(cfg["improviser"]["realize_ahead_ms"] / 1000.0,
-                   self.scheduler.lead + HANDOVER_SLACK)
+        return cfg["improviser"]["realize_ahead_ms"] / 1000.0 + START_LEAD + MAX_WAIT
 
     def _switch(self, mode, clock, now, turns):
         """The mode changed (a CC, a reload): at once."""
