@@ -486,10 +486,15 @@ def test_keyboard_and_synth_unplugged_and_back(session):
     kb_name, synth_name = unique("keys"), unique("synth")
     kb = Keyboard(kb_name, virtual="out")
     rec = Recorder(synth_name, virtual="in")
-    s = session(midi={"input": kb_name, "output": synth_name, "hold_beats": 16})
+    s = session(midi={"input": kb_name, "output": synth_name, "hold_beats": 16,
+                      "output_channel": 3, "program": 11})
     try:
         kb.chord(DM7)
-        assert rec.wait_for(lambda ev: sum(m[0] == 0x90 for _, m in ev) >= 2, 3.0)
+        assert rec.wait_for(lambda ev: sum(m[0] == 0x92 for _, m in ev) >= 2, 3.0)
+        # midi.program: sent at start, after the panic, before the first note
+        first = [m for _, m in rec.snapshot()]
+        assert (0xC2, 11) in first and first.index((0xC2, 11)) < first.index(
+            next(m for m in first if m[0] == 0x92 and m[2])), first[:4]
         kb.close()                                  # the keyboard is unplugged
         assert s.daemon.wait_line(f"MIDI input '{kb_name}:out' is gone", 3.0)
         time.sleep(0.1)
@@ -500,13 +505,14 @@ def test_keyboard_and_synth_unplugged_and_back(session):
         kb = Keyboard(kb_name, virtual="out")       # ... and plugged back in
         assert s.daemon.wait_line("MIDI input reconnected", 3.0)
         kb.chord(G7)
-        assert rec.wait_for(lambda ev: sum(m[0] == 0x90 for _, m in ev[quiet:]) >= 2, 3.0)
+        assert rec.wait_for(lambda ev: sum(m[0] == 0x92 for _, m in ev[quiet:]) >= 2, 3.0)
 
         rec.close()                                 # the synth goes away
         assert s.daemon.wait_line(f"MIDI output '{synth_name}:in' is gone", 3.0)
         rec = Recorder(synth_name, virtual="in")
         assert s.daemon.wait_line("MIDI output reconnected", 3.0)
-        assert rec.wait_for(lambda ev: sum(m[0] == 0x90 for _, m in ev) >= 2, 3.0)
+        assert rec.wait_for(lambda ev: sum(m[0] == 0x92 for _, m in ev) >= 2, 3.0)
+        assert (0xC2, 11) in [m for _, m in rec.snapshot()]     # ... and after a reconnect
         assert s.daemon.proc.poll() is None
         assert s.stop() == 0
         assert_no_hanging(rec.snapshot())

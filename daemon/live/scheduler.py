@@ -71,6 +71,7 @@ class Scheduler(threading.Thread):
         super().__init__(name="jazzd-scheduler", daemon=True)
         self.realtime_priority = realtime_priority
         self.realtime = False
+        self.program = None               # the program change sent after a panic
         self._send = send
         self.channel = channel - 1        # 0-based on the wire
         self.notifier = notifier
@@ -169,13 +170,23 @@ class Scheduler(threading.Thread):
     def panic(self):
         """End whatever sounds on the output channel, whoever started it (a SIGKILLed
         predecessor, a synth that missed a note-off): CC120, CC123, then a note-off for
-        every pitch, since some receivers ignore the channel-mode controllers."""
+        every pitch, since some receivers ignore the channel-mode controllers. Then the
+        program change (`midi.program`), so a new synth or port plays our sound."""
         with self._cond:
             ch = self.channel
             self._send([0xB0 | ch, CC_ALL_SOUND_OFF, 0])
             self._send([0xB0 | ch, CC_ALL_NOTES_OFF, 0])
             for pitch in range(128):
                 self._send([0x80 | ch, pitch, 0])
+            if self.program is not None:
+                self._send([0xC0 | ch, self.program])
+
+    def set_program(self, program):
+        """`midi.program` (0-127, or None: send none): sent now and after every panic."""
+        with self._cond:
+            self.program = program
+            if program is not None:
+                self._send([0xC0 | self.channel, program])
 
     def stop(self, timeout=1.0):
         """Silence and end the thread."""
