@@ -477,7 +477,7 @@ def assert_kind_logged(output, pattern, what):
     """Bad input of one kind shows in the log (at the default level), rate-limited."""
     lines, _ = rate_limited_lines(output, pattern=pattern)
     lines = [ln for ln in lines if " DEBUG " not in ln]
-    assert lines, (f"{what}: no log line matching {pattern!r} (DESIGN.md: garbage input "
+    assert lines, (f"{what}: no log line matching {pattern!r} (garbage input "
                    f"is logged once per kind):\n{output[-2000:]}")
     return lines
 

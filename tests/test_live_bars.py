@@ -1,4 +1,4 @@
-"""The musical rails of DESIGN.md on a live performance: the real improviser path
+"""The musical rails (docs/MUSIC.md) on a live performance: the real improviser path
 (planning a beat ahead, late binding, the change grace) over external MIDI clock.
 
 The daemon runs the shipped model with the default config; a chord chart is played

@@ -1,4 +1,4 @@
-"""`jazzd bench`: the performance figures of DESIGN.md, measured in one run on this machine.
+"""`jazzd bench`: the performance figures and quality bars of docs/BENCH.md, measured in one run on this machine.
 
 The machine is shared and noisy, so no figure is a single number: every timing is a
 distribution (p50 / p99 / max) next to a baseline measured in the same run, and the
@@ -43,7 +43,7 @@ def summarize(values):
 
 
 class Bar:
-    """A DESIGN.md quality bar: `stat` (p50, p99, max, mean or value) <= `limit`."""
+    """A quality bar (docs/BENCH.md): `stat` (p50, p99, max, mean or value) <= `limit`."""
 
     def __init__(self, stat, limit, unit):
         self.stat, self.limit, self.unit = stat, limit, unit

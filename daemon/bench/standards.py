@@ -12,7 +12,7 @@ non-realtime, the server users start, with a patchbay polling it (`jack_lsp` eve
   a note on a beat that waited `change_grace_ms` for its chord, by design, is measured
   from the end of the grace. Bars: p50 3 ms, p99 12 ms;
 - notes left sounding after each daemon's SIGTERM (CC123 not counted): bar 0;
-- DESIGN.md's rails (`jazzd.grammar.evaluate.BARS`) over each whole performance, on
+- the musical rails (`jazzd.grammar.evaluate.BARS`) over each whole performance, on
   the master's beats: how many fall outside their band, summed over the tunes.
 """
 
@@ -208,7 +208,7 @@ def section_standards(ctx):
                note=", ".join(unheard) or "every tune heard"),
         Figure("standards.stuck", "notes left sounding after each SIGTERM, summed", "notes",
                value=sum(r[5] for r in rows), bar=STUCK_BAR),
-        Figure("standards.rails", "rails of DESIGN.md outside their band, summed over tunes",
+        Figure("standards.rails", "rails outside their band, summed over tunes",
                "rails", value=sum(len(r[6]) for r in rows), bar=RAILS_BAR,
                note="; ".join(rails) or
                     f"every rail in band in every tune ({sum(r[7] for r in rows)} notes)"),

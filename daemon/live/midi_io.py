@@ -398,7 +398,7 @@ class ArrivalTimes:
 class InputPort(_Port):
     """An input read by polling rtmidi's own queue: no Python runs on MIDI's thread.
 
-    DESIGN.md asks for a callback that only timestamps and enqueues. With python-rtmidi
+    A callback that only stamps and queues would be the obvious design. With python-rtmidi
     any callback must take the GIL, and on JACK it runs inside the server's process
     cycle: a Python thread holding the GIL makes the cycle overrun, which loses MIDI
     events (measured here: ~1.5 % with one busy thread) and causes xruns for every
