@@ -9,8 +9,8 @@ Everything here is measured from outside, as a user or systemd would see the dae
   of the internal clock (tempo known, phase fitted), next to the floor of the same
   path with no daemon in it (our own process scheduling into our own port).
 
-The JACK server uses the dummy driver (no sound card needed), so its 64-frame period (1.33 ms)
-is the floor of any onset error measured through it.
+The JACK server uses the dummy driver (no sound card needed), so its 64-frame period
+(1.33 ms) is the floor of any onset error measured through it.
 """
 
 import os

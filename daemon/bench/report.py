@@ -1,4 +1,5 @@
-"""`jazzd bench`: the performance figures and quality bars of docs/BENCH.md, measured in one run on this machine.
+"""`jazzd bench`: the performance figures and quality bars of docs/BENCH.md, measured in
+one run on this machine.
 
 The machine is shared and noisy, so no figure is a single number: every timing is a
 distribution (p50 / p99 / max) next to a baseline measured in the same run, and the

@@ -1,4 +1,4 @@
-"""`jazzd bench`: the performance figures and quality bars of docs/BENCH.md, measured in one run."""
+"""`jazzd bench`: the performance figures and bars of docs/BENCH.md, in one run."""
 
 import json
 import sys

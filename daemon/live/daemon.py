@@ -122,7 +122,7 @@ class Daemon:
         rt = midi["realtime_priority"]
         self.scheduler = Scheduler(self.out.send, midi["output_channel"],
                                    self.notifier, self.freeze_file, realtime_priority=rt)
-        self.scheduler.program = midi.get("program")
+        self.scheduler.program = midi["program"]
         self.scheduler.panic()              # a note left by a SIGKILLed predecessor
         self.improviser = Improviser(self.performer, lambda: self.clock, lambda: self.cfg,
                                      self.listener, self.scheduler,
@@ -446,9 +446,8 @@ class Daemon:
         if nm["output_channel"] != om["output_channel"]:
             self.scheduler.set_output(self.out.send, nm["output_channel"])
             self.scheduler.silence()            # the old channel's notes, where they are
-        if (nm.get("program"), nm["output_channel"]) != \
-                (om.get("program"), om["output_channel"]):
-            self.scheduler.set_program(nm.get("program"))
+        if (nm["program"], nm["output_channel"]) != (om["program"], om["output_channel"]):
+            self.scheduler.set_program(nm["program"])
         if nt["source"] != ot["source"]:
             self.scheduler.silence()
             self.clock = make_clock(nt)

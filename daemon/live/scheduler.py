@@ -178,15 +178,17 @@ class Scheduler(threading.Thread):
             self._send([0xB0 | ch, CC_ALL_NOTES_OFF, 0])
             for pitch in range(128):
                 self._send([0x80 | ch, pitch, 0])
-            if self.program is not None:
-                self._send([0xC0 | ch, self.program])
+            self._send_program()
 
     def set_program(self, program):
         """`midi.program` (0-127, or None: send none): sent now and after every panic."""
         with self._cond:
             self.program = program
-            if program is not None:
-                self._send([0xC0 | self.channel, program])
+            self._send_program()
+
+    def _send_program(self):
+        if self.program is not None:
+            self._send([0xC0 | self.channel, self.program])
 
     def stop(self, timeout=1.0):
         """Silence and end the thread."""
