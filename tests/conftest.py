@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from jazzd.bench import jack_peers
-from jazzd.bench.jack_peers import Keyboard, port_index  # noqa: F401 - the tests import them from here
+from jazzd.bench.jack_peers import Keyboard  # noqa: F401 - the tests import it from here
 from jazzd.bench.jack_server import NO_REALTIME, REALTIME, JackServer, JackUnavailable
 from jazzd.service import config
 

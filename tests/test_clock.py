@@ -96,6 +96,21 @@ def test_midi_clock_jump_resyncs():
     assert c.time_of(c.beat_at(t)) == pytest.approx(t, abs=1e-9)
 
 
+def test_midi_clock_keeps_running_through_a_tempo_jump():
+    """A re-lock at a new tempo is not a stop: `running()` stays true at every tick (it
+    used to be false for one, and the improviser ended its line at every tempo jump)."""
+    c = MidiClock(120)
+    c.on_start(0.0)
+    times = feed(c, 1.0, 120, 48)
+    assert c.running(times[-1])
+    t, p = times[-1], 60.0 / 80 / PPQN
+    for _ in range(24):
+        t += p
+        c.on_tick(t)
+        assert c.running(t), t
+    assert c.bpm == pytest.approx(80, abs=2)
+
+
 def test_midi_clock_stop_continue_and_song_position():
     c = MidiClock(120)
     c.on_start(0.0)

@@ -53,10 +53,11 @@ def test_the_watch_reads_the_period_ports_and_connections(jack_server):
 DEAD_SERVER_CHILD = '''
 import sys, time
 from jazzd.live.jack_watch import open_watch
-from jazzd.live.midi_io import InputPort, OutputPort
+from jazzd.live.midi_io import open_port
 watch = open_watch()
-inp = InputPort("jack", "virtual:jzdead-in").open()
-out = OutputPort("jack", "virtual:jzdead-out").open()
+cfg = {"backend": "jack", "input": "virtual:jzdead-in", "output": "virtual:jzdead-out"}
+inp = open_port("in", cfg)
+out = open_port("out", cfg)
 print("ready", flush=True)
 sys.stdin.readline()                        # the parent has stopped the server
 deadline = time.monotonic() + 5
@@ -64,11 +65,12 @@ while not watch.server_gone and time.monotonic() < deadline:
     time.sleep(0.01)
 print("server gone:", watch.server_gone, flush=True)
 if sys.argv[1] == "drain":
-    # the dispatcher reads on through the outage, quiet for many FLUSH_IDLE periods,
-    # until the main thread notices; then the ports are closed the ordinary way
-    now = time.monotonic()
+    # the dispatcher reads on through the outage until the main thread notices, and
+    # the scheduler sends; then the ports are closed the ordinary way
     for k in range(5):
-        inp.drain(now + k * 2 * InputPort.FLUSH_IDLE)
+        inp.drain()
+        out.send([0x90, 60, 1], time.monotonic() + 0.01)
+        time.sleep(0.02)
     inp.close()
     out.close()
     watch.close()
@@ -88,10 +90,10 @@ print("closed", flush=True)
 @pytest.mark.jack
 @pytest.mark.parametrize("before_close", ["drain", "open"])
 def test_clients_of_a_server_that_went_away_never_crash_the_process(tmp_path, before_close):
-    """The JACK server stops under our clients. `drain`: the dispatcher's reads during
-    the outage must not open a JACK client (the idle flush used to open its client
-    lazily, there; libjack then freed every other client of the process and the next
-    close of a port crashed with SIGSEGV, as test_jack_async's restart test did in CI).
+    """The JACK server stops under our clients. `drain`: reads and sends during the
+    outage, then closing the ports, must not crash (a client opened there would make
+    libjack free every other client of the process, and the next close crashed with
+    SIGSEGV, as test_jack_async's restart test did in CI).
     `open`: after a client is opened while the server is down (the daemon's reopening
     does that), the old clients are buried, not closed, and the process still exits
     cleanly (their destructors would call libjack on freed clients)."""

@@ -1,29 +1,35 @@
 """JACK MIDI peers that measure jazzd from outside: a keyboard that plays into it and a
 recorder that listens to it. `jazzd bench` and the integration tests share them.
 
-The recorder polls rtmidi's queue from a thread, as the daemon does, instead of taking
-a callback: a python-rtmidi callback runs in JACK's realtime thread and waits for the
-interpreter lock, so a busy Python process makes JACK drop events (and closing a port
-while the callback runs can crash the process). Arrival times are rebuilt from
-rtmidi's own timestamps (`jazzd.live.midi_io.ArrivalTimes`), so polling costs no accuracy.
+They are built on the daemon's own JACK ports (`jazzd.live.jack_midi`), so they are
+sample-accurate: the recorder stamps what it hears with the frame it came in at, and
+the keyboard can play a message at an exact time (`send(..., at=t)`, handed over at
+least a period ahead), as a DAW's sequencer does.
 """
 
+import select
 import threading
 import time
+
+from jazzd.live.jack_midi import JackInput, JackOutput
+
+
+PRIORITY = 20      # SCHED_FIFO for the bridges' pipe readers, as the daemon's (if allowed)
 
 
 class PortNotFound(LookupError):
     """No JACK port with that name (the message lists the ports there are)."""
 
 
-def port_index(rt, name_part, timeout=5.0):
-    """Index of the first port of `rt` whose name contains `name_part`, waiting for it."""
+def _connect(port, name_part, timeout):
+    """Connect `port` to the first peer port whose name contains `name_part`."""
     deadline = time.monotonic() + timeout
     while True:
-        names = rt.get_ports()
-        for i, n in enumerate(names):
+        names = port._peers()
+        for n in names:
             if name_part in n:
-                return i
+                port._connect(n)
+                return
         if time.monotonic() > deadline:
             raise PortNotFound(f"no JACK port containing {name_part!r} in {names}")
         time.sleep(0.02)
@@ -32,41 +38,30 @@ def port_index(rt, name_part, timeout=5.0):
 class Recorder:
     """A JACK MIDI input that records (arrival time, bytes) of everything it hears."""
 
-    def __init__(self, client, connect_to=None, virtual=None):
-        import rtmidi
-
-        from jazzd.live.midi_io import ArrivalTimes
+    def __init__(self, client, connect_to=None, virtual=None, timeout=5.0):
         self.events = []
         self._lock = threading.Lock()
-        self._times = ArrivalTimes()
-        self.rt = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=client,
-                                queue_size_limit=8192)
-        self.rt.ignore_types(False, False, False)
+        self.port = JackInput(f"ear {client}", bool(virtual), connect_to or client,
+                              client_name=client, port=virtual or "in", priority=PRIORITY)
         if virtual:
-            self.rt.open_virtual_port(virtual)
+            self.port.open()
         else:
-            self.rt.open_port(port_index(self.rt, connect_to), "in")
+            _connect(self.port, connect_to, timeout)
         self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread = threading.Thread(target=self._listen, daemon=True)
         self._thread.start()
 
-    def _poll(self):
+    def _listen(self):
+        port = self.port
         while not self._halt.is_set():
+            select.select((port,), (), (), 0.05)
             self._read()
-            time.sleep(0.001)
 
     def _read(self):
         with self._lock:
-            deltas, datas = [], []
-            while True:
-                msg = self.rt.get_message()
-                if msg is None:
-                    break
-                datas.append(tuple(msg[0]))
-                deltas.append(msg[1])
-            if datas:          # the clock read after the queue (ArrivalTimes)
-                times = self._times.stamp_batch(deltas, time.monotonic())
-                self.events.extend(zip(times, datas))
+            if self.port.bridge is None:
+                return
+            self.events.extend((t, tuple(data)) for t, data in self.port.drain())
 
     def snapshot(self):
         self._read()
@@ -75,6 +70,7 @@ class Recorder:
 
     def take(self):
         """The events heard since the last `take`, removed from `events`."""
+        self._read()
         with self._lock:
             new, self.events = self.events, []
         return new
@@ -91,28 +87,33 @@ class Recorder:
         self._halt.set()
         self._thread.join(1)
         with self._lock:
-            self.rt.close_port()
-            self.rt.delete()
+            self.port.close()
 
 
 class Keyboard:
-    """A JACK MIDI output playing into the daemon (connected, or as a virtual port)."""
+    """A JACK MIDI output playing into the daemon (connected, or as a virtual port).
 
-    def __init__(self, client, connect_to=None, virtual=None):
-        import rtmidi
-        self.rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client)
+    `send` plays at once, or at `at` (a `time.monotonic()` time, handed over at least
+    `lead` seconds ahead); `self.at`, when set, is the time a plain `send` plays at
+    (the clock master sets it while a chart plays on its tick)."""
+
+    def __init__(self, client, connect_to=None, virtual=None, timeout=5.0):
+        self.port = JackOutput(f"keys {client}", bool(virtual), connect_to or client,
+                               client_name=client, port=virtual or "out", priority=PRIORITY)
         if virtual:
-            self.rt.open_virtual_port(virtual)
+            self.port.open()
         else:
-            self.rt.open_port(port_index(self.rt, connect_to), "out")
+            _connect(self.port, connect_to, timeout)
+        self.rt = self              # the tests' `kb.rt.send_message`, as with rtmidi
+        self.at = None
+        self.lead = self.port.period() + 0.004
 
-    def send(self, *msg):
-        self.rt.send_message(list(msg))
+    def send(self, *msg, at=None):
+        self.port.send(list(msg), at if at is not None else self.at)
 
-    def send_message(self, msg):
+    def send_message(self, msg, at=None):
         """Send a list of bytes (the `send` a `jazzd.live.scheduler.Scheduler` takes)."""
-        self.rt.send_message(msg)
-        return True
+        return self.port.send(msg, at if at is not None else self.at)
 
     def chord(self, notes, velocity=80, channel=0):
         for n in notes:
@@ -122,6 +123,13 @@ class Keyboard:
         for n in notes:
             self.send(0x80 | channel, n, 0)
 
+    def flush(self, timeout=0.5):
+        """Wait until everything sent has been played."""
+        deadline = time.monotonic() + timeout
+        while self.port.pending() and time.monotonic() < deadline:
+            time.sleep(0.001)
+
     def close(self):
-        self.rt.close_port()
-        self.rt.delete()
+        self.flush()
+        time.sleep(2 * self.port.period())
+        self.port.close()

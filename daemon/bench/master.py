@@ -65,23 +65,30 @@ class ClockMaster(threading.Thread):
         self.stopped_at = None
 
     def run(self):
+        # Sample-accurate: each tick is handed to the keyboard's JACK port a period
+        # ahead with the time it is due, and played at that frame.
+        lead = getattr(self.kb, "lead", 0.0)
         if self.send_start:
             self.kb.send(0xFA)
-        t = time.monotonic() + 0.01
+        t = time.monotonic() + 0.01 + lead
         while not self._halt.is_set():
             while True:
-                left = t - time.monotonic()
+                left = t - lead - time.monotonic()
                 if left <= 0:
                     break
-                time.sleep(min(0.0005, max(0.0, left - 0.0002)) if left > 0.0003 else 0)
+                time.sleep(min(0.002, left))
             if self._hold.is_set():
-                t = time.monotonic() + 0.001
+                t = time.monotonic() + lead + 0.001
                 continue
             with self._lock:
-                self.kb.send(0xF8)
-                self.ticks.append((self.position, time.monotonic()))
+                self.kb.send(0xF8, at=t)
+                self.ticks.append((self.position, t))
                 if self.on_tick is not None:
-                    self.on_tick(self.position)
+                    self.kb.at = t               # the chart's chords on this tick
+                    try:
+                        self.on_tick(self.position)
+                    finally:
+                        self.kb.at = None
                 self.position += 1
             period = 60.0 / self.bpm / 24
             t += period

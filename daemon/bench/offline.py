@@ -339,7 +339,8 @@ def _scheduler_errors(notes, priority):
     asking for SCHED_FIFO at `priority` as the daemon does (0 = normal scheduling)."""
     from jazzd.live.scheduler import Scheduler
     sent = []
-    s = Scheduler(sent.append, channel=1, realtime_priority=priority)
+    s = Scheduler(lambda data, at=None: sent.append(data), channel=1,
+                  realtime_priority=priority)
     s.start()
     try:
         time.sleep(0.05)                  # the thread sets its own policy as it starts

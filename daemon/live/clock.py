@@ -123,6 +123,7 @@ class MidiClock:
         self._state = (-1, None, 60.0 / fallback_bpm / PPQN, False)
         self._last_raw = None      # arrival time of the latest tick
         self._synced = 0           # ticks since the last (re)start or resync
+        self._locked = False       # in tempo since the last start (a re-lock keeps it)
         self._steady = 0           # ticks in tempo since the grid was last set
         self._outliers = 0         # ticks in a row far off the prediction
         self._errs = []            # ... and how far off each was
@@ -254,6 +255,7 @@ class MidiClock:
             # Second tick after a (re)start: a raw period beats a stale estimate.
             p = 0.5 * p + 0.5 * raw
         self._synced += 1
+        self._locked = True
         if self._early is not None:
             if self._synced == self.TRUST:
                 grid = self._recount_from_start()
@@ -453,9 +455,12 @@ class MidiClock:
         """A start, continue or song position: the ticks are counted, and the tempo
         fitted, from the next one on; readers see a new generation."""
         self._synced = 0
+        self._locked = False
         self._steady = 0
         self._stall = None
         self._fit.clear()
+        self._outliers = 0         # what was off the grid before has no say now
+        self._errs.clear()
         self.generation += 1
 
     # -- queries (any thread) --------------------------------------------------------
@@ -466,8 +471,8 @@ class MidiClock:
 
     def running(self, now=None):
         n, tn, p, playing = self._state
-        if not playing or tn is None or n < 0 or self._synced < 2:
-            return False
+        if not playing or tn is None or n < 0 or not (self._synced >= 2 or self._locked):
+            return False            # (a re-lock at a tempo jump keeps the music going)
         now = time.monotonic() if now is None else now
         last = self._last_raw
         return last is not None and now - last < self.timeout(p)

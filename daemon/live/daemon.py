@@ -3,13 +3,14 @@ reload on SIGHUP, and shut down without leaving a note sounding.
 
 Threads (each mutates only its own state; the others read published snapshots):
 
-- the dispatcher (dispatcher.py): polls the MIDI input every millisecond and routes
+- the dispatcher (dispatcher.py): sleeps until the MIDI input has something, then routes
   each message: notes and sustain to the chord listener, the player's melody to the
   melody listener, clock messages to the MIDI clock, mapped CCs to the live
   controls; runs the listener's timers;
 - the improviser (improviser.py): plans values, binds pitches late; when trading,
   hears the player's melody and plays only in its turns or answers;
-- the scheduler (scheduler.py): sends at absolute deadlines, pings the watchdog;
+- the scheduler (scheduler.py): sends at absolute deadlines (to a JACK output, a
+  period ahead, with the time it is due), pings the watchdog;
 - the main thread (this module): signals, SIGHUP reload, device loss and
   reconnection, a JACK client the server no longer runs (jack_watch.py), STATUS.
 
@@ -29,7 +30,7 @@ from jazzd.live.dispatcher import Dispatcher
 from jazzd.live.improviser import Improviser
 from jazzd.live.jack_watch import names, open_watch, stale_futexes
 from jazzd.live.melody_listener import MelodyListener, chord_midi
-from jazzd.live.midi_io import jack_period, open_port, open_ports
+from jazzd.live.midi_io import open_port, open_ports
 from jazzd.live.scheduler import OFF_ECHO, Scheduler
 from jazzd.service import config as config_mod
 from jazzd.service import logs, signals
@@ -57,13 +58,9 @@ def describe_interplay(cfg):
     return f"{how}; melody: {' and '.join(where) or 'none'}; echo {inter['echo']:g}"
 
 
-# At exit the JACK clients are not closed: the process's end closes them, as the server
-# sees. RtMidi unregisters a port while its process callback may still be using it, and
-# frees an output's ring buffer before closing its client: closing them crashed jazzd at
-# a SIGTERM stop (SIGSEGV in libjack's thread, once in ~200 stops in CI, 2 in ~80 in a
-# rehearsal beside a soak). Their last messages (the note-offs) leave at the next cycle:
-# EXIT_DRAIN gives them that.
-EXIT_DRAIN = 0.05       # s
+# A JACK output is handed each message this long before its cycle: the period, and a
+# margin for the scheduler's wake-up and the interpreter lock.
+HANDOVER_MARGIN = 0.004  # s
 
 
 # -- the daemon -------------------------------------------------------------------------
@@ -97,7 +94,8 @@ class Daemon:
         self.performer = None
         self.scheduler = self.improviser = self.dispatcher = None
         self._health_seen = {}
-        self._closed_errors = [0, 0]    # send and read errors of ports closed since
+        self._closed_errors = [0, 0, 0, 0]  # send and read errors, late cycles and late
+                                            # notes of ports closed since
 
     # -- start -----------------------------------------------------------------------
 
@@ -121,7 +119,8 @@ class Daemon:
                  self.performer.seed)
         rt = midi["realtime_priority"]
         self.scheduler = Scheduler(self.out.send, midi["output_channel"],
-                                   self.notifier, self.freeze_file, realtime_priority=rt)
+                                   self.notifier, self.freeze_file, realtime_priority=rt,
+                                   lead=self.handover_lead())
         self.scheduler.program = midi["program"]
         self.scheduler.panic()              # a note left by a SIGKILLed predecessor
         self.improviser = Improviser(self.performer, lambda: self.clock, lambda: self.cfg,
@@ -163,19 +162,32 @@ class Daemon:
                          "an rtprio limit for this user)", rt)
         self.notifier.ready(self.status_text())
 
-    def latency_compensation(self, midi):
-        """Seconds to play early: the configured figure, or for "auto" one JACK period."""
+    def handover_lead(self):
+        """How early the scheduler hands a message to the output: a JACK output plays
+        each one at its frame, so it must have it before that frame's cycle begins
+        (a period, and a margin); an ALSA output plays what it gets (0)."""
+        period = self.out.period()
+        if period is None:
+            return 0.0
+        log.info("JACK: %d frames at %d Hz (%.2f ms); notes are handed over %.2f ms "
+                 "ahead and played at their frames", self.out.frames,
+                 self.out.rate, period * 1e3,
+                 (period + HANDOVER_MARGIN) * 1e3)
+        return period + HANDOVER_MARGIN
+
+    def latency_compensation(self, midi, quiet=False):
+        """Seconds to play early: the configured figure, or for "auto" the playback
+        latency downstream of our JACK output (a synth's audio; 0 into a MIDI client)."""
         value = midi["latency_compensation_ms"]
         if value != "auto":
             return value / 1000.0
-        if midi["backend"] != "jack":
+        if midi["backend"] != "jack" or not hasattr(self.out, "playback_latency"):
             return 0.0
-        period = self.watch.period() if self.watch is not None else jack_period()
-        if period is None:
-            log.warning("cannot read the JACK period; no latency compensation")
-            return 0.0
-        log.info("latency compensation: %.2f ms (one JACK period)", period * 1e3)
-        return period
+        latency = self.out.playback_latency()
+        if not quiet:
+            log.info("latency compensation: %.2f ms (the playback latency after our "
+                     "output)", latency * 1e3)
+        return latency
 
     def _crashed(self, exc):
         self.fatal = (threading.current_thread().name, exc)
@@ -193,6 +205,15 @@ class Daemon:
             "clock ticks lost": getattr(self.clock, "lost_ticks", 0),
             "clock ticks heard twice": getattr(self.clock, "doubled_ticks", 0),
         }
+
+    def jack_timing(self):
+        """(JACK cycles our clients finished late, messages played after their frame):
+        the audio side's own figures, for the stop's log line and `jazzd bench`. A
+        cycle can finish late through no fault of ours (a late driver, a slow client
+        before us in the graph), so they are figures, not failures."""
+        return (getattr(self.inp, "late_cycles", 0) + getattr(self.out, "late_cycles", 0)
+                + self._closed_errors[2],
+                getattr(self.out, "late_writes", 0) + self._closed_errors[3])
 
     def report_health(self):
         """Log each kind of failure that grew since the last look (at most once per
@@ -270,6 +291,7 @@ class Daemon:
                     self.watch_jack()
                 if self.jack_down is None:
                     self.watch_ports()
+                    self.follow_latency()
             if now >= next_status:
                 next_status = now + STATUS_INTERVAL
                 self.report_health()
@@ -297,6 +319,19 @@ class Daemon:
             self.output_ok = True
             log.info("MIDI output reconnected: %s", out.port_name)
 
+    def follow_latency(self):
+        """The connections after our ports may change their latency: follow them."""
+        midi = self.cfg["midi"]
+        if midi["backend"] != "jack" or midi["latency_compensation_ms"] != "auto":
+            return
+        latency = self.latency_compensation(midi, quiet=True)
+        if abs(latency - self.improviser.latency) > 1e-4:
+            log.info("latency compensation now %.2f ms (the connections changed)",
+                     latency * 1e3)
+            self.improviser.latency = latency
+        if hasattr(self.inp, "refresh_latency"):
+            self.inp.refresh_latency()
+
     # -- JACK clients the server no longer runs -------------------------------------
 
     def own_jack_ports(self):
@@ -323,6 +358,9 @@ class Daemon:
         if stale:
             return (f"libjack waits on a wake-up futex the server has deleted "
                     f"({names(stale)}): a client of ours would never be run")
+        for port in (self.inp, self.out):
+            if hasattr(port, "alive") and not port.alive():
+                return f"the process running our JACK client {port.client_name} ended"
         gone = watch.missing(self.jack_ports)
         if gone:
             return f"our port(s) {', '.join(gone)} vanished from the JACK server"
@@ -378,6 +416,7 @@ class Daemon:
         self._stale_seen = set()
         if self.scheduler is not None:
             self.scheduler.set_output(self.out.send, self.cfg["midi"]["output_channel"])
+            self.scheduler.lead = self.handover_lead()
             self.scheduler.panic()
         self.output_ok = self.out.connected
         self.jack_ports = self.own_jack_ports()
@@ -393,9 +432,11 @@ class Daemon:
     def _retire(self, port):
         """Close a port that is being replaced, keeping its failure counts. If the JACK
         server shut our clients down, nothing of them is called in libjack any more:
-        the port's clients are buried (midi_io.GRAVEYARD)."""
+        the port's clients are buried (graveyard.GRAVEYARD)."""
         self._closed_errors[0] += getattr(port, "errors", 0)
         self._closed_errors[1] += getattr(port, "read_errors", 0)
+        self._closed_errors[2] += getattr(port, "late_cycles", 0)
+        self._closed_errors[3] += getattr(port, "late_writes", 0)
         port.close(bury_clients=self.server_gone())
 
     def server_gone(self):
@@ -494,6 +535,7 @@ class Daemon:
             self.output_ok = self.out.connected
             raise
         self.scheduler.set_output(self.out.send, nm["output_channel"])
+        self.scheduler.lead = self.handover_lead()
         if "out" in changed:
             self.scheduler.panic()
         self.output_ok = self.out.connected
@@ -556,16 +598,22 @@ class Daemon:
         if self.clock.source == "clock":
             log.info("MIDI clock: %d ticks lost and counted in, %d heard twice and "
                      "dropped", self.clock.lost_ticks, self.clock.doubled_ticks)
+        if self.cfg["midi"]["backend"] == "jack" and hasattr(self.out, "refresh"):
+            self.out.refresh()
+            if hasattr(self.inp, "refresh_latency"):
+                self.inp.refresh_latency()
+                time.sleep(0.01)
+                self.inp.drain()
+            late, behind = self.jack_timing()
+            log.info("JACK: %d cycles our clients finished late, %d messages played "
+                     "after their frame", late, behind)
         gone = self.server_gone()
-        jack = self.cfg["midi"]["backend"] == "jack"
         if self.scheduler is not None and not gone:
             time.sleep(OFF_ECHO)                # the stop's note-offs once more (scheduler)
             self.scheduler.repeat_silence()
-        if jack and not gone:
-            time.sleep(EXIT_DRAIN)
-        for port in (self.inp, self.out):
+        for port in (self.inp, self.out):     # a JACK port's process plays what it holds
             if port is not None:
-                port.close(bury_clients=gone or jack)    # JACK: left to the exit
+                port.close(bury_clients=gone)
         if self.watch is not None:
             self.watch.close()
         self.notifier.close()

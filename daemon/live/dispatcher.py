@@ -13,12 +13,15 @@ internal clock, the first note after silence is the downbeat of bar 1
 (`InternalClock.restart`); in answer mode, a melody note while jazzd answers silences
 jazzd at once.
 
-The input is polled, not called back (see midi_io.InputPort for why): every
-POLL_INTERVAL it drains what rtmidi has queued, with the arrival times rtmidi stamped.
+The thread sleeps until the input has something (its `fileno()` is readable: the
+port's callback rings it), a timer of the listener is due, or another thread posts an
+item; it never polls. Each message comes stamped with its arrival time (on JACK, the
+frame it came in at).
 """
 
 import logging
 import queue
+import select
 import threading
 import time
 
@@ -29,13 +32,14 @@ import time
 import mido
 
 from jazzd.live.controls import apply_cc, apply_interplay_cc
+from jazzd.live.doorbell import Doorbell
 from jazzd.live.melody_listener import chord_midi
 from jazzd.live.scheduler import try_realtime
 from jazzd.service import logs
 
 log = logging.getLogger("jazzd.run")
 
-POLL_INTERVAL = 0.001        # s between reads of the MIDI input
+IDLE_WAIT = 0.5              # s: the longest sleep (the input and the queue wake it)
 # Internal items travel through the queue as tuples (MIDI data are lists).
 _RESET = "reset"
 _CONFIGURE = "configure"
@@ -48,6 +52,7 @@ class Dispatcher(threading.Thread):
         super().__init__(name="jazzd-dispatcher", daemon=True)
         self.d = daemon
         self.queue = queue.SimpleQueue()     # internal items from other threads
+        self.bell = Doorbell()               # rung with each of them
         self._halt = threading.Event()
         midi_log = logging.getLogger("jazzd.midi")
         self.bad = logs.RateLimiter(midi_log)                      # malformed: a warning
@@ -57,6 +62,7 @@ class Dispatcher(threading.Thread):
 
     def stop(self, timeout=1.0):
         self._halt.set()
+        self.bell.ring()
         if self.is_alive():
             self.join(timeout)
 
@@ -74,11 +80,11 @@ class Dispatcher(threading.Thread):
         q = self.queue
         listener = self.d.listener
         mono = time.monotonic
-        sleep = time.sleep
+        bell = self.bell
         while not self._halt.is_set():
             self.d.scheduler.keep_quiet()
-            now = mono()
-            batch = self.d.inp.drain(now)
+            inp = self.d.inp
+            batch = inp.drain(mono())
             for t, data in batch:
                 self._safe_handle(t, data)
             while True:                        # internal items (reset, configure)
@@ -91,10 +97,15 @@ class Dispatcher(threading.Thread):
             next_timer = listener.poll(mono())
             if len(batch) >= 1024:
                 continue                       # a flood: read on without sleeping
-            wait = POLL_INTERVAL
+            wait = IDLE_WAIT
             if next_timer is not None:
                 wait = min(wait, max(0.0, next_timer - mono()))
-            sleep(wait)
+            if wait > 0:
+                try:
+                    select.select((bell, inp), (), (), wait)
+                except (OSError, ValueError):  # the input was closed meanwhile (a
+                    time.sleep(0.001)          # reconnect): the next pass has the new
+            bell.clear()
 
     def _safe_handle(self, t, data):
         try:
@@ -226,12 +237,14 @@ class Dispatcher(threading.Thread):
     def post_reset(self):
         """Forget every held note (the input device went away), on this thread."""
         self.queue.put((time.monotonic(), (_RESET,)))
+        self.bell.ring()
 
     def post_configure(self, midi_cfg, beats_per_bar, interplay_cfg):
         """Apply a reloaded `midi` section, metre and `interplay` section to the two
         listeners, on this thread (the only one that touches them)."""
         self.queue.put((time.monotonic(), (_CONFIGURE, midi_cfg, beats_per_bar,
                                            interplay_cfg)))
+        self.bell.ring()
 
     def _internal(self, t, item):
         if item[0] == _RESET:
@@ -253,13 +266,14 @@ PANIC_CCS = {120: "all sound off", 121: "reset all controllers", 123: "all notes
 
 def _merged(data):
     """Does this sysex hold other messages: a status byte other than a real-time one
-    (0xF8-0xFF) before its end, or no 0xF7 at its end?"""
+    (0xF8-0xFF) before its end? (One without its 0xF7 is a piece of a long one, or
+    one cut short: a sysex all the same, as JACK passes each event as it was sent.)"""
     last = len(data) - 1
     for i in range(1, len(data)):
         b = data[i]
         if b >= 0x80 and b < 0xF8 and not (b == 0xF7 and i == last):
             return True
-    return data[-1] != 0xF7
+    return False
 
 
 def _hex(data):

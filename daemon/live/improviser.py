@@ -63,11 +63,16 @@ START_LEAD = 0.02            # ... at least this far (s) beyond the binding lead
 MAX_WAIT = 0.01              # the loop re-reads the clock at least this often
 LATE_DROP = 0.005            # a note whose onset is this far past is skipped, not played
 GRACE_LEAD = 0.002           # a graced note is bound this long before it is sent
+GRACE_BIND = 0.001           # ... and at the earliest this long after its beat (a
+                             # chord that lands on the beat is known by then)
+MIN_SOUND = 0.015            # s: a note sounds at least this long (a graced note moved
+                             # past its planned end still ends after it began)
 # Trading: a turn's first note sounds this long after the turn's downbeat, and jazzd's
 # notes end this long before the player's. JACK delivers at the next period and an
 # external clock's phase is known to a millisecond or so: without the margin, a note
 # on the downbeat lands a hair before it about half the time, in the other's turn.
 TURN_MARGIN = 0.005
+HANDOVER_SLACK = 0.001       # s: a note is bound this long before the scheduler hands it
 
 
 class Improviser(threading.Thread):
@@ -162,7 +167,7 @@ class Improviser(threading.Thread):
         tempo = cfg["tempo"]
         swing = tempo["swing"]
         bar = tempo["beats_per_bar"] * TPQ
-        ahead = imp["realize_ahead_ms"] / 1000.0
+        ahead = self._ahead(cfg)
         early = self.latency
 
         # 1. plan values up to plan_ahead_beats ahead (and not past a turn's end)
@@ -196,10 +201,13 @@ class Improviser(threading.Thread):
             ahead_chord = None
             if imp["anticipate_changes"]:
                 ahead_chord = self.listener.anticipate(beat, self.listener.binding_chord())
-            graced = (grace > 0 and tick % TPQ == 0 and ahead_chord is None
+            # (a wait the output cannot meet on time, a JACK period longer than the
+            # grace, is not taken: the note plays on the beat, bound a period ahead)
+            graced = (grace - GRACE_BIND >= max(GRACE_LEAD, ahead) and tick % TPQ == 0
+                      and ahead_chord is None
                       and self.listener.may_change_on(beat)
                       and not (imp["anticipate_changes"] and self.listener.quiet(beat)))
-            bind_at = onset + grace - GRACE_LEAD if graced else onset - ahead
+            bind_at = onset + grace - max(GRACE_LEAD, ahead) if graced else onset - ahead
             if bind_at > now:
                 return min(bind_at - now, MAX_WAIT)
             self.plan.popleft()
@@ -224,10 +232,12 @@ class Improviser(threading.Thread):
             if pitch is None:
                 continue                      # a rest
             end = clock.time_of(swung_beats(tick + value.ticks, swing)) - early
-            off = onset + imp["gate"] * (end - onset)
+            off = max(onset + imp["gate"] * (end - onset), onset + MIN_SOUND)
             if until is not None:             # ends by the next player's downbeat
-                off = min(off, clock.time_of(swung_beats(until, swing)) - early
-                          - TURN_MARGIN)
+                last = clock.time_of(swung_beats(until, swing)) - early - TURN_MARGIN
+                if onset + MIN_SOUND > last:
+                    continue                  # (a graced note pushed into their turn)
+                off = min(off, last)
             velocity = perf.velocity(tick % bar)
             scheduler.note(onset, off, pitch, velocity, self._epoch)
             now = time.monotonic()
@@ -239,7 +249,7 @@ class Improviser(threading.Thread):
 
     def _next_grid(self, clock, cfg, now):
         """The first eighth-note grid tick far enough ahead of `now` to be planned."""
-        ahead = cfg["improviser"]["realize_ahead_ms"] / 1000.0
+        ahead = self._ahead(cfg)
         first = clock.beat_at(now + ahead + START_LEAD) * TPQ
         return max(int(-(-first // START_GRID)) * START_GRID, 0)
 
@@ -304,7 +314,13 @@ class Improviser(threading.Thread):
         return self._turns[1]
 
     def _lead(self, cfg):
-        return cfg["improviser"]["realize_ahead_ms"] / 1000.0 + START_LEAD + MAX_WAIT
+        return self._ahead(cfg) + START_LEAD + MAX_WAIT
+
+    def _ahead(self, cfg):
+        """How long before its onset a note is bound: `realize_ahead_ms`, or longer if
+        the output must have it earlier (a JACK output, a period ahead: Scheduler.lead)."""
+        return max(cfg["improviser"]["realize_ahead_ms"] / 1000.0,
+                   self.scheduler.lead + HANDOVER_SLACK)
 
     def _switch(self, mode, clock, now, turns):
         """The mode changed (a CC, a reload): at once."""

@@ -15,10 +15,9 @@ Two ways a JACK client of ours falls silent without any error from rtmidi:
 - the server went away (stopped, crashed, restarted): libjack calls the client's
   shutdown callback, which rtmidi does not set and the watch client does.
 
-The watch client is opened in the same libjack as rtmidi's clients (the copy a
-python-rtmidi wheel bundles, found through /proc/self/maps), first, so that rtmidi's
-clients are never the process's first one; it is never activated, so the server never
-waits for it. Through it we also read the JACK period and our ports' connections.
+The watch client is opened in the same libjack as our ports' control clients
+(jack_midi), first; it is never activated, so the server never waits for it. Through
+it we also read the JACK period and our ports' connections.
 """
 
 import ctypes
@@ -69,11 +68,14 @@ def _loaded_libjack(maps=MAPS):
 
 
 def _library():
-    """rtmidi's libjack if it is loaded (dlopen of a loaded path shares its state),
-    else the system's."""
-    import rtmidi  # noqa: F401 - loads the libjack its clients use, if it has its own
-    path = _loaded_libjack() or ctypes.util.find_library("jack") or "libjack.so.0"
-    lib = ctypes.CDLL(path)
+    """The libjack our ports use (JACK-Client's: the one the dynamic linker finds as
+    libjack.so.0, so `pw-jack` gives PipeWire's; dlopen of a loaded library shares its
+    state)."""
+    try:
+        lib = ctypes.CDLL("libjack.so.0")
+    except OSError:
+        lib = ctypes.CDLL(_loaded_libjack() or ctypes.util.find_library("jack")
+                          or "libjack.so.0")
     lib.jack_client_open.restype = ctypes.c_void_p
     lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int,
                                      ctypes.POINTER(ctypes.c_int)]
@@ -157,12 +159,12 @@ class JackWatch:
 
     def close(self):
         """Close the client; once the server has shut it down, bury it instead (libjack
-        may already have freed it: see midi_io.GRAVEYARD)."""
+        may already have freed it: see graveyard.GRAVEYARD)."""
         client, self._client = self._client, None
         if not client:
             return
         if self.server_gone:
-            from jazzd.live.midi_io import bury
+            from jazzd.live.graveyard import bury
             bury(self)                  # and with it the callback libjack holds
             return
         self._lib.jack_client_close(client)

@@ -1,42 +1,45 @@
-"""MIDI ports for the daemon, on python-rtmidi: open by config text, fail with clear errors.
+"""MIDI ports for the daemon: open by config text, fail with clear errors.
 
 A port is named in the config as `"virtual:NAME"` (we create it, others connect to it)
 or as any other text (we connect to the first existing port whose name contains it,
-case-insensitively). The ports are used through python-rtmidi directly rather than
-through mido's port classes, because the daemon needs three things mido hides: the
-ignore flags (rtmidi drops MIDI clock by default, and we need clock), input that runs
-no Python on MIDI's own thread (mido parses inside a callback), and closing
-and reopening a port on the same client when a device comes back.
+case-insensitively).
 
-Messages stay raw (lists of ints) on the hot path: the dispatcher thread parses them.
-Input is polled, not called back: see InputPort for why.
+Two backends behind one contract (`open_port`):
+
+- jack: `jazzd.live.jack_midi`, on JACK-Client and the system's libjack (so PipeWire's
+  JACK too), every message stamped and played in frames;
+- alsa: the ALSA sequencer through python-rtmidi, used directly rather than through
+  mido's port classes (the ignore flags: rtmidi drops MIDI clock by default).
+
+An input: `drain()` hands over `[(arrival time, bytes)]`, and `fileno()` is readable
+when there is something to drain (the dispatcher sleeps on it: no polling). An output:
+`send(data, at=None)`, thread-safe, never raises; `cancel()` drops what is pending
+but note-offs. Both: `open`, `present`, `drop`, `try_reconnect`, `close`, `connected`,
+`port_name`.
 """
 
+import collections
 import logging
 import os
 import tempfile
 import threading
 import time
 
-import rtmidi
-
+from jazzd.live.doorbell import Doorbell
+from jazzd.live.graveyard import bury
+from jazzd.live.port_specs import find_port, missing_port_text, parse_spec  # noqa: F401
 from jazzd.service.errors import ConfigError, MidiSystemError
 
 log = logging.getLogger("jazzd.midi")
 
-BACKENDS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
-VIRTUAL = "virtual:"
+BACKENDS = ("alsa", "jack")   # python-rtmidi is imported for ALSA only: its wheel
+                              # carries a libjack of its own, which JACK must not meet
 
 HOW_TO_START = {
     "alsa": ("the ALSA sequencer is missing (/dev/snd/seq does not exist). Load it with "
              "`sudo modprobe snd-seq` (add `snd-seq` to /etc/modules to keep it), check "
              "that this user is in the `audio` group, or set `midi.backend: jack` and "
              "run a JACK server"),
-    "jack": ("no JACK server is running{server}. Start one, e.g. "
-             "`jackd -d alsa` with a sound card, or without hardware "
-             "`JACK_NO_AUDIO_RESERVATION=1 jackd --no-realtime -d dummy -r 48000 -p 64`; "
-             "with PipeWire, install its JACK support (pipewire-jack); "
-             "or set `midi.backend: alsa`"),
 }
 
 
@@ -71,37 +74,18 @@ class _QuietStderr:
         return False
 
 
-# Clients of a JACK server that has gone away, kept here and never touched again.
-# libjack (JACK2, to 1.9.22 at least) frees every client of the process the next time
-# any client is opened while the server is down ("Jack server was closed but clients
-# are still allocated, cleanup..."); rtmidi still holds those pointers, and closing a
-# port or deleting the rtmidi object afterwards (jack_port_unregister,
-# jack_client_close) is a use after free: the SIGSEGV a server restart used to cause.
-# So a dead server's clients are neither closed nor deleted, here or at interpreter
-# exit: a few KB per server restart.
-GRAVEYARD = []
 
 
-# rtmidi's JACK output (RtMidi 5.0.0 in python-rtmidi 1.5.8, unchanged upstream) frees
-# its ring buffer in ~MidiOutJack *before* it closes its JACK client, while the client's
-# process callback may still be running on libjack's thread: a callback that read the
-# port before close_port() cleared it goes on to read the freed ring buffer (SIGSEGV in
-# jackProcessOut -> jack_ringbuffer_peek; seen when jazzd run stopped on SIGTERM). So an
-# output's port is closed first, and its client deleted only once any callback that was
-# already running has had time to return (it takes microseconds; this covers a thread
-# preempted for a while, and is 15 periods of a 64-frame period at 48 kHz).
-JACK_CALLBACK_SETTLE = 0.02     # s
 
 
 def _close_clients(clients, backend):
-    """Close the ports of rtmidi objects, then delete them (see JACK_CALLBACK_SETTLE)."""
+    """Close the ports of rtmidi objects, then delete them."""
+    import rtmidi
     for rt in clients:
         try:
             rt.close_port()
         except (rtmidi.RtMidiError, RuntimeError):
             pass
-    if backend == "jack" and any(isinstance(rt, rtmidi.MidiOut) for rt in clients):
-        time.sleep(JACK_CALLBACK_SETTLE)
     for rt in clients:
         try:
             rt.delete()
@@ -109,71 +93,50 @@ def _close_clients(clients, backend):
             pass
 
 
-def bury(obj):
-    """Keep `obj` (an rtmidi object or a JackWatch of a dead server) for ever: referenced
-    here, and with one reference that is never released, so that not even the
-    interpreter's finalisation runs its destructor (which would call into libjack)."""
-    import ctypes
-    GRAVEYARD.append(obj)
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
-
-
 def _server_hint():
     name = os.environ.get("JACK_DEFAULT_SERVER")
     return f" (JACK_DEFAULT_SERVER={name})" if name else ""
 
 
-def _client(kind, backend, name):
-    """A new rtmidi MidiIn/MidiOut client, or MidiSystemError saying how to get one."""
+def _check_backend(backend):
     if backend not in BACKENDS:
         raise ConfigError(f"unknown MIDI backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+
+
+def _client(kind, backend, name):
+    """A new rtmidi MidiIn/MidiOut client (ALSA), or MidiSystemError saying how."""
+    import rtmidi
+    _check_backend(backend)
     if backend == "alsa" and not os.path.exists("/dev/snd/seq"):
         raise MidiSystemError("MIDI backend alsa: " + HOW_TO_START["alsa"])
     try:
         with _QuietStderr():
             if kind == "in":
-                return rtmidi.MidiIn(rtapi=BACKENDS[backend], name=name,
-                                     queue_size_limit=InputPort.QUEUE_SIZE)
-            return rtmidi.MidiOut(rtapi=BACKENDS[backend], name=name)
+                return rtmidi.MidiIn(rtapi=rtmidi.API_LINUX_ALSA, name=name,
+                                     queue_size_limit=1024)
+            return rtmidi.MidiOut(rtapi=rtmidi.API_LINUX_ALSA, name=name)
     except (rtmidi.RtMidiError, RuntimeError, OSError) as e:
         msg = HOW_TO_START[backend].format(server=_server_hint())
         raise MidiSystemError(f"MIDI backend {backend}: {msg} ({e})") from None
 
 
-def jack_period():
-    """The JACK server's period in seconds (buffer size / sample rate), or None.
-
-    JACK MIDI goes out at the start of the next period and comes in stamped at the
-    start of the period after it arrived, so one period is the typical round trip a
-    note on the clock's grid is late by; `midi.latency_compensation_ms: auto` plays
-    that much early. Asked through libjack with ctypes: rtmidi does not tell.
-    """
-    import ctypes
-    import ctypes.util
+def _jack_module():
+    """jazzd.live.jack_midi, or MidiSystemError if the system has no libjack."""
     try:
-        lib = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
-        lib.jack_client_open.restype = ctypes.c_void_p
-        lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int,
-                                         ctypes.POINTER(ctypes.c_int)]
-        for f in (lib.jack_get_buffer_size, lib.jack_get_sample_rate,
-                  lib.jack_client_close):
-            f.argtypes = [ctypes.c_void_p]
-        status = ctypes.c_int(0)
-        with _QuietStderr():
-            client = lib.jack_client_open(b"jazzd-probe", 0x01, ctypes.byref(status))
-        if not client:
-            return None
-        try:
-            frames, rate = lib.jack_get_buffer_size(client), lib.jack_get_sample_rate(client)
-        finally:
-            lib.jack_client_close(client)
-        return frames / rate if frames > 0 and rate > 0 else None
-    except (OSError, AttributeError):
-        return None
+        from jazzd.live import jack_midi
+    except (OSError, ImportError) as e:
+        raise MidiSystemError(
+            f"MIDI backend jack: cannot load JACK's library libjack ({e}). Install "
+            f"jackd2 (or, on a PipeWire desktop, pipewire-jack and run jazzd under "
+            f"`pw-jack`), or set `midi.backend: alsa`") from None
+    return jack_midi
 
 
 def list_ports(backend):
     """(input port names, output port names) that the backend can see right now."""
+    _check_backend(backend)
+    if backend == "jack":
+        return _jack_module().list_ports()
     mi = _client("in", backend, "jazzd-ports")
     mo = _client("out", backend, "jazzd-ports")
     try:
@@ -181,41 +144,6 @@ def list_ports(backend):
     finally:
         mi.delete()
         mo.delete()
-
-
-def parse_spec(spec):
-    """`"virtual:NAME"` → (True, NAME); anything else → (False, text to search for)."""
-    if spec.startswith(VIRTUAL):
-        name = spec[len(VIRTUAL):].strip()
-        if not name:
-            raise ConfigError(f"bad MIDI port {spec!r}: 'virtual:' needs a name, "
-                              f"e.g. 'virtual:jazzd-in'")
-        return True, name
-    return False, spec
-
-
-def find_port(names, text, exclude=()):
-    """Index of the first name containing `text` (case-insensitive), or None.
-
-    Ports of our own clients (`exclude`: client-name prefixes) never match, so an
-    input spec of "jazzd" cannot loop our own output back in.
-    """
-    want = text.lower()
-    for i, name in enumerate(names):
-        if any(name.startswith(p + ":") for p in exclude):
-            continue
-        if want in name.lower():
-            return i
-    return None
-
-
-def missing_port_text(direction, spec, backend, names):
-    """What to tell the user about a named port that does not exist (yet)."""
-    what = "input" if direction == "in" else "output"
-    listing = ", ".join(repr(n) for n in names) if names else "none"
-    return (f"'midi.{what}': no MIDI {what} port matching {spec!r} on backend {backend}. "
-            f"Available {what} ports: {listing}. Use part of one of these names, or "
-            f"'virtual:NAME' to create a port that others connect to")
 
 
 def _missing_port(direction, spec, backend, names):
@@ -268,6 +196,7 @@ class _Port:
         return self
 
     def _connect(self, index, name):
+        import rtmidi
         with self._lock:
             try:
                 self._rt.open_port(index, self.direction)
@@ -277,6 +206,7 @@ class _Port:
 
     def present(self):
         """Is the peer port still there? (A virtual port is ours: always.)"""
+        import rtmidi
         if self.virtual:
             return True
         try:
@@ -292,6 +222,7 @@ class _Port:
             self._close_port()
 
     def _close_port(self):
+        import rtmidi
         try:
             self._rt.close_port()
         except (rtmidi.RtMidiError, RuntimeError):
@@ -316,7 +247,7 @@ class _Port:
         return True
 
     def _clients(self):
-        """Every rtmidi object of this port (the input adds its flusher)."""
+        """Every rtmidi object of this port."""
         return [self._rt] if self._rt is not None else []
 
     def close(self, bury_clients=False):
@@ -396,138 +327,66 @@ class ArrivalTimes:
 
 
 class InputPort(_Port):
-    """An input read by polling rtmidi's own queue: no Python runs on MIDI's thread.
+    """An ALSA input: rtmidi's callback stamps each message and queues it.
 
-    A callback that only stamps and queues would be the obvious design. With python-rtmidi
-    any callback must take the GIL, and on JACK it runs inside the server's process
-    cycle: a Python thread holding the GIL makes the cycle overrun, which loses MIDI
-    events (measured here: ~1.5 % with one busy thread) and causes xruns for every
-    other JACK client. So rtmidi queues the messages in C++ (`queue_size_limit`
-    messages) and the dispatcher drains them every millisecond; arrival times come
-    from rtmidi's own timestamps (ArrivalTimes), not from when we read them.
+    On ALSA the callback runs on rtmidi's own input thread, which no audio cycle
+    waits for: it takes the interpreter lock, stamps the message from rtmidi's delta
+    time (ArrivalTimes), queues it, and wakes the dispatcher through `fileno()`.
     """
 
     direction = "in"
-    QUEUE_SIZE = 4096
-    FLUSH_IDLE = 0.1      # s of silence on a JACK input before an 0xF7 is sent into it
 
     def __init__(self, backend, spec, own_clients=()):
         self.received = 0
         self.read_errors = 0           # reads that raised (counted, reported in STATUS)
         self.last_read_error = None
         self.times = ArrivalTimes()
-        self._flusher = None           # JACK: a client of ours that can send an 0xF7 in
-        self._quiet_since = None
+        self._queue = collections.deque()
+        self._bell = Doorbell()
         super().__init__(backend, spec, own_clients)
 
     def _after_open(self):
         # Nothing is ignored by rtmidi: the delta times must chain through every
-        # message (rtmidi advances its clock even for messages it then drops), and we
-        # need MIDI clock, which rtmidi ignores by default. The dispatcher drops sysex
-        # and active sensing itself.
+        # message, and we need MIDI clock, which rtmidi ignores by default. The
+        # dispatcher drops sysex and active sensing itself.
         self._rt.ignore_types(sysex=False, timing=False, active_sense=False)
         self.times.reset()
-        if self.backend == "jack":
-            self._open_flusher()
+        self._rt.set_callback(self._heard)
 
-    def drain(self, now, limit=1024):
-        """The messages that arrived since the last call: [(arrival time, [bytes...])].
-        `now` is the caller's time, for noticing a quiet input; the arrival times use
-        a time read after the messages (ArrivalTimes)."""
+    def _heard(self, msg, _data=None):
+        try:
+            data, delta = msg
+            t = self.times.stamp_batch((delta,), time.monotonic())[0]
+            self._queue.append((t, bytes(data)))
+        except Exception as e:  # noqa: BLE001 - a bad read must not stop us
+            self.read_errors += 1
+            self.last_read_error = f"{type(e).__name__}: {e}"
+        self._bell.ring()
+
+    def fileno(self):
+        return self._bell.fileno()
+
+    def drain(self, now=None, limit=1024):
+        """The messages that arrived since the last call: [(arrival time, bytes)]."""
+        self._bell.clear()
+        q = self._queue
         out = []
-        with self._lock:
-            if not self.connected:
-                return out
-            get = self._rt.get_message
-            deltas, datas = [], []
-            for _ in range(limit):
-                try:
-                    msg = get()
-                except Exception as e:  # noqa: BLE001 - a bad read must not stop us
-                    self.read_errors += 1
-                    self.last_read_error = f"{type(e).__name__}: {e}"
-                    break
-                if msg is None:
-                    break
-                datas.append(msg[0])
-                deltas.append(msg[1])
-            if datas:                      # read the clock after the queue (ArrivalTimes)
-                out = list(zip(self._stamp(deltas, datas, time.monotonic()), datas))
-            if out or self._quiet_since is None:
-                self._quiet_since = now
-            elif self.backend == "jack" and now - self._quiet_since > self.FLUSH_IDLE:
-                self._quiet_since = now
-                self._flush()
+        pop = q.popleft
+        while q and len(out) < limit:
+            out.append(pop())
+        if q:
+            self._bell.ring()
         self.received += len(out)
         return out
 
-    def _stamp(self, deltas, datas, now):
-        """Arrival times; each sysex re-anchors them (ArrivalTimes.stamp_batch)."""
-        stamp = self.times.stamp_batch
-        cuts = [k for k, data in enumerate(datas) if data[0] == 0xF0]
-        if not cuts:
-            return stamp(deltas, now)
-        times = stamp(deltas[:cuts[0]], now)
-        for k, end in zip(cuts, cuts[1:] + [len(datas)]):
-            times += stamp(deltas[k:end], now, anchor=True)
-        return times
-
-    def _flush(self):
-        """Send a lone 0xF7 (end of sysex) into our own input port. rtmidi's JACK
-        input takes every event after an 0xF0 as sysex data until an event ends with
-        0xF7: a sysex cut short (a cable pulled mid-dump) would leave us deaf to every
-        chord and clock tick after it. While the input is quiet (and so when it is
-        stuck) this ends any such sysex; the messages it swallowed then arrive in one
-        piece, which the dispatcher splits as MIDI says. On a healthy input it is one
-        ignored byte every FLUSH_IDLE seconds of silence. Runs on the dispatcher
-        thread, under the port's lock: it only writes into rtmidi's buffer, never
-        opens or closes a JACK client (see _open_flusher)."""
-        if self._flusher is None:
-            return
-        try:
-            self._flusher.send_message([0xF7])
-        except (rtmidi.RtMidiError, RuntimeError, OSError, ValueError):
-            pass
-
-    def _open_flusher(self):
-        """The JACK client that sends the flush, connected to our input port: opened
-        by the thread that opens the port (the main thread), never by the dispatcher.
-        A client opened while the JACK server is down makes libjack free every other
-        client of the process (see GRAVEYARD); the dispatcher used to open this one
-        lazily, at its first quiet moment, and a server that had just gone away turned
-        the next close of our ports into a crash."""
-        old, self._flusher = self._flusher, None
-        if old is not None:                 # a reconnect: the old one lost its peer
-            _close_clients([old], self.backend)
-        out = None
-        try:
-            with _QuietStderr():
-                out = rtmidi.MidiOut(rtapi=BACKENDS["jack"], name=f"{self.client_name}-eox")
-            own = f"{self.client_name}:{self.direction}"
-            names = out.get_ports()
-            i = next((k for k, n in enumerate(names) if n == own), None)
-            if i is None:
-                log.debug("no JACK port %s to send the sysex flush into", own)
-                out.delete()
-                return
-            out.open_port(i, "eox")
-        except (rtmidi.RtMidiError, RuntimeError, OSError) as e:
-            log.debug("cannot open the sysex flush client: %s", e)
-            if out is not None:
-                out.delete()
-            return
-        self._flusher = out
-
-    def _clients(self):
-        return super()._clients() + ([self._flusher] if self._flusher is not None else [])
-
-    def _forget_clients(self):
-        super()._forget_clients()
-        self._flusher = None
+    def close(self, bury_clients=False):
+        super().close(bury_clients)
+        self._bell.close()
 
 
 class OutputPort(_Port):
-    """An output; `send` is thread-safe, never raises, and returns False on failure."""
+    """An ALSA output; `send` is thread-safe, never raises, and returns False on failure.
+    The sequencer plays what it gets at once: `at` is the caller's business."""
 
     direction = "out"
 
@@ -536,7 +395,7 @@ class OutputPort(_Port):
         self.errors = 0
         super().__init__(backend, spec, own_clients)
 
-    def send(self, data):
+    def send(self, data, at=None):
         with self._lock:
             if not self.connected:
                 return False
@@ -547,6 +406,12 @@ class OutputPort(_Port):
             except Exception:      # noqa: BLE001 - a failed send must not stop the music
                 self.errors += 1
                 return False
+
+    def cancel(self):
+        """Nothing is ever pending on ALSA."""
+
+    def period(self):
+        return None
 
 
 def _own_clients(midi_cfg):
@@ -561,8 +426,18 @@ def _own_clients(midi_cfg):
 
 def open_port(direction, midi_cfg):
     """Open the configured input ("in") or output ("out"): the port, or a UserError."""
-    cls, key = (InputPort, "input") if direction == "in" else (OutputPort, "output")
-    port = cls(midi_cfg["backend"], midi_cfg[key], _own_clients(midi_cfg))
+    key = "input" if direction == "in" else "output"
+    backend = midi_cfg["backend"]
+    _check_backend(backend)
+    if backend == "jack":
+        jack_midi = _jack_module()
+        cls = jack_midi.JackInput if direction == "in" else jack_midi.JackOutput
+        virtual, target = parse_spec(midi_cfg[key])
+        port = cls(midi_cfg[key], virtual, target, _own_clients(midi_cfg),
+                   priority=midi_cfg.get("realtime_priority", 0))
+    else:
+        cls = InputPort if direction == "in" else OutputPort
+        port = cls(backend, midi_cfg[key], _own_clients(midi_cfg))
     try:
         return port.open(midi_cfg.get("wait_for_ports", True))
     except BaseException:

@@ -1,9 +1,15 @@
 """Send note-ons and note-offs at absolute deadlines, and never leave a note hanging.
 
 Deadlines are absolute `time.monotonic()` times, never chained sleeps, so an early or
-late wake-up never accumulates into drift. The thread sleeps (on a condition, so an
-earlier event wakes it) until `spin` seconds before the next deadline, then spins on
-the clock for the last stretch: an OS wake-up is good to ~0.1 ms, a spin to a few µs.
+late wake-up never accumulates into drift. Two ways to meet them:
+
+- a timed output (JACK: `lead` > 0) takes each message with its due time and plays it
+  at its frame: the thread hands it over `lead` (a period and a margin) early, and
+  sleeps in between; nothing spins;
+- an untimed output (ALSA) plays what it gets at once: the thread sleeps (on a
+  condition, so an earlier event wakes it) until `spin` seconds before the deadline,
+  then spins on the clock for the last stretch (an OS wake-up is good to ~0.1 ms, a
+  spin to a few µs).
 
 The scheduler is the one place that knows which notes are sounding, and where: each
 is kept with the port and channel its note-on went to, so a note-off reaches it even
@@ -21,7 +27,8 @@ is harmless to a receiver that got the first. A note-on that comes before that r
 is preceded by it as well, in the same cycle: so a lost note-off never sounds under the
 next note (an overlap), whichever cycles the server drops.
 
-Each send's lateness (send time − deadline) goes into a preallocated ring buffer, so
+Each send's lateness (send or hand-over time − when it was due) goes into a
+preallocated ring buffer, so
 `jazzd bench` can report p50/p99/max without per-note allocation or logging.
 """
 
@@ -40,6 +47,13 @@ OFF_ECHO = 0.02           # s: a note-off goes out again this much later (module
 QUIET_AFTER = 0.0003      # s: how long after a deadline the other threads stay quiet
 CC_ALL_SOUND_OFF = 120
 CC_ALL_NOTES_OFF = 123
+
+
+def _cancel(send):
+    """Drop what a timed output holds but has not played (its `cancel`), if it has one."""
+    cancel = getattr(getattr(send, "__self__", None), "cancel", None)
+    if cancel is not None:
+        cancel()
 
 
 def try_realtime(priority):
@@ -67,8 +81,9 @@ class Scheduler(threading.Thread):
     """
 
     def __init__(self, send, channel=1, notifier=None, freeze_file=None, spin=0.0015,
-                 ring_size=4096, idle_wait=0.1, realtime_priority=0):
+                 ring_size=4096, idle_wait=0.1, realtime_priority=0, lead=0.0):
         super().__init__(name="jazzd-scheduler", daemon=True)
+        self.lead = lead                  # s: hand over this early to a timed output
         self.realtime_priority = realtime_priority
         self.realtime = False
         self.program = None               # the program change sent after a panic
@@ -140,20 +155,26 @@ class Scheduler(threading.Thread):
         """
         with self._cond:
             self.epoch += 1
-            echoes = [e[5] for e in self._heap if e[2] == ECHO]
-            self._heap.clear()
-            self._unrepeated.clear()
+            echoes = [e for e in self._heap if e[2] == ECHO]
+            self._heap[:] = echoes                # the repeats still go out (lost offs)
+            heapq.heapify(self._heap)
             sounding, self._sounding = self._sounding, {}
             ended = sorted(sounding, key=lambda k: (k[1], k[2]))
             channels = {(self._send, self.channel)} | {(k[0], k[1]) for k in ended}
-            self._last_silence = (ended + [k for k in echoes if k not in sounding],
+            self._last_silence = (ended + [e[5] for e in echoes if e[5] not in sounding],
                                   sorted(channels, key=lambda c: c[1]))
+            for send in {self._send} | {k[0] for k in ended}:
+                _cancel(send)                     # what a timed output still holds
             self._send_silence(ended, channels)
+            at = time.monotonic() + OFF_ECHO
+            for key in ended:
+                self._echo(key, at)
             self._cond.notify()
         return len(sounding)
 
     @staticmethod
     def _send_silence(keys, channels):
+        """Note-offs and CC123 now (a timed output: in its next cycle)."""
         for send, ch, pitch in keys:
             send([0x80 | ch, pitch, 0])
         for send, ch in channels:
@@ -264,6 +285,13 @@ class Scheduler(threading.Thread):
                     cond.wait(self.idle_wait)
                     continue
                 deadline = heap[0][0]
+                if self.lead > 0:                 # a timed output: hand over, no spin
+                    wait = deadline - self.lead - mono()
+                    if wait > 0:
+                        cond.wait(min(wait, self.idle_wait))
+                    else:
+                        self._send_due(mono)
+                    continue
                 wait = deadline - mono() - self.spin
                 if wait > 0:
                     cond.wait(min(wait, self.idle_wait))
@@ -287,10 +315,10 @@ class Scheduler(threading.Thread):
                 return key
         return None
 
-    def _echo(self, key, mono):
-        """The note-off of `key` again, OFF_ECHO from now (module docstring)."""
+    def _echo(self, key, at):
+        """The note-off of `key` again at `at` (module docstring)."""
         self._seq += 1
-        heapq.heappush(self._heap, (mono() + OFF_ECHO, self._seq, ECHO, key[2], 0, key))
+        heapq.heappush(self._heap, (at, self._seq, ECHO, key[2], 0, key))
         self._unrepeated[key] = True
 
     def _send_due(self, mono):
@@ -298,20 +326,21 @@ class Scheduler(threading.Thread):
         ch = self.channel
         ring = self.late_ring
         size = len(ring)
-        while heap and heap[0][0] <= mono():
+        lead = self.lead
+        while heap and heap[0][0] - lead <= mono():
             deadline, _, kind, pitch, velocity, nid = heapq.heappop(heap)
             send = self._send
             if kind == ON:
                 if self._unrepeated:                      # repeats due after this note-on
                     for key in self._unrepeated:          # go first (module docstring)
-                        key[0]([0x80 | key[1], key[2], 0])
+                        key[0]([0x80 | key[1], key[2], 0], deadline)
                     self._unrepeated.clear()
                 for key in list(self._sounding):          # monophonic: end the last note
-                    key[0]([0x80 | key[1], key[2], 0])
-                    self._echo(key, mono)
+                    key[0]([0x80 | key[1], key[2], 0], deadline)
+                    self._echo(key, deadline + OFF_ECHO)
                 self._sounding.clear()
                 now = mono()
-                send([0x90 | ch, pitch, velocity])
+                send([0x90 | ch, pitch, velocity], deadline)
                 self._sounding[(send, ch, pitch)] = nid
                 self.notes_played += 1
             elif kind == OFF:
@@ -319,13 +348,13 @@ class Scheduler(threading.Thread):
                 if key is None:
                     continue                              # already ended by a later note
                 now = mono()
-                key[0]([0x80 | key[1], pitch, 0])
+                key[0]([0x80 | key[1], pitch, 0], deadline)
                 del self._sounding[key]
-                self._echo(key, mono)
+                self._echo(key, deadline + OFF_ECHO)
             else:
                 self._unrepeated.pop(nid, None)           # (sent even if a note-on sent
                 if nid not in self._sounding:             # it first: that cycle may be
-                    nid[0]([0x80 | nid[1], pitch, 0])     # lost), unless struck again
-                continue                                  # not a deadline of the line
-            ring[self._ring_i % size] = now - deadline
+                    nid[0]([0x80 | nid[1], pitch, 0], deadline)   # lost), unless
+                continue                                  # struck again; not a deadline
+            ring[self._ring_i % size] = now - (deadline - lead)
             self._ring_i += 1
