@@ -12,18 +12,18 @@ here makes cycles).
 The daemon talks to it over two pipes, in records of `HEAD` (kind, time, length)
 and a payload:
 
-- to it (stdin): `M` a message to play at a time (`nan`: now), `C` cancel what is
+- to it (stdin): `M` a message to play at a frame (`nan`: now), `C` cancel what is
   pending for later but note-offs, `Q` a report please;
 - from it (stdout): `R` ready (JSON: client and port names, rate, period) or `F` failed
-  (text), `E` a message heard with its time, `S` a report (JSON counters), `X` the
+  (text), `E` a message heard with its frame, `S` a report (JSON counters), `X` the
   server shut the client down.
 
 It ends when the daemon closes its end of the pipe (or dies); it ignores the signals
 a service manager sends the whole group, so the daemon's last note-offs still go out.
 
-Time is the audio clock's: an event heard is stamped with its frame, a message played
-is written at the frame it is due (`CycleTimes` maps frames to `time.monotonic()`
-once per cycle: the same clock in every process).
+Time is the audio clock's: an event heard is stamped with its frame (the cycle's first
+frame plus the event's offset), a message played is written at the frame it is due.
+Times on the pipe are JACK's 32-bit frames; the daemon converts (frame_clock.py).
 """
 
 import collections
@@ -35,6 +35,8 @@ import struct
 import sys
 import threading
 import time
+
+from jazzd.live.frame_clock import HALF, MASK
 
 HEAD = struct.Struct("<cdH")
 CLOSE_TIMEOUT = 1.5            # s for the client to play what it holds and close
@@ -56,51 +58,6 @@ def parse(buf):
         out.append((kind, t, bytes(buf[i + size:i + size + length])))
         i += size + length
     return out, buf[i:]
-
-
-class CycleTimes:
-    """The map from frames to `time.monotonic()` seconds, read once per cycle.
-
-    A frame's time is `frame / rate + offset`. The callback for a cycle runs at or
-    after the moment that cycle began, so each cycle bounds the offset from above
-    (`monotonic() − first frame / rate`); the smallest bound is the estimate, and it
-    creeps up at CREEP so that an audio clock running slower than the monotonic one
-    (a late driver that never catches up, as JACK's dummy driver under load) is
-    followed. JACK's own cycle times are not used: the dummy driver's fell 60 ms
-    behind the monotonic clock within minutes on a loaded machine, and the daemon
-    compares stamps with `time.monotonic()` (a note "late" by that much is dropped).
-    The 32-bit frame counter wraps every 24.9 hours at 48 kHz: it is unwrapped.
-    """
-
-    CREEP = 0.02          # s/s (a driver that fell 3 ms behind is followed in 0.15 s)
-
-    def __init__(self, client, jlib):
-        self._jlib = jlib
-        self._ptr = client._ptr
-        self.spf = 1.0 / client.samplerate
-        self.offset = None
-        self._seen = 0.0
-        self._last = None
-        self._wraps = 0
-
-    def update(self, nframes, _mono=time.monotonic):
-        """This cycle's (first frame, its monotonic time, seconds per frame)."""
-        m = _mono()
-        raw = self._jlib.jack_last_frame_time(self._ptr)
-        if self._last is not None and raw < self._last and self._last - raw > 1 << 31:
-            self._wraps += 1
-        self._last = raw
-        frame = raw + (self._wraps << 32)
-        spf = self.spf
-        sample = m - frame * spf
-        off = self.offset
-        if off is None or sample < off:
-            off = sample
-        else:
-            crept = off + self.CREEP * (m - self._seen)
-            off = sample if sample < crept else crept
-        self.offset, self._seen = off, m
-        return frame, frame * spf + off, spf
 
 
 def _is_note_off(data):
@@ -125,7 +82,7 @@ class Bridge:
         ports = self.client.midi_inports if direction == "in" else self.client.midi_outports
         self.port = ports.register(port_name)
         self._pptr, self._cptr = self.port._ptr, self.client._ptr
-        self.cycle = CycleTimes(self.client, self._jlib)
+        self.spf = 1.0 / self.client.samplerate
         self._event = self._jffi.new("jack_midi_event_t *")
         self.queue = collections.deque()
         self._seq = 0
@@ -174,7 +131,7 @@ class Bridge:
         n = jlib.jack_midi_get_event_count(buf)
         if not n:
             return
-        _frame, start, spf = self.cycle.update(nframes)
+        start = self._jlib.jack_last_frame_time(self._cptr)
         ev = self._event
         chunks = []
         buffer = self._jffi.buffer
@@ -183,7 +140,7 @@ class Bridge:
             if jlib.jack_midi_event_get(ev, buf, i):
                 break
             data = buffer(ev.buffer, ev.size)[:]
-            chunks.append(pack(b"E", start + ev.time * spf, len(data)))
+            chunks.append(pack(b"E", (start + ev.time) & MASK, len(data)))
             chunks.append(data)
         self.stats["heard"] += n
         self._emit(b"".join(chunks))
@@ -197,7 +154,8 @@ class Bridge:
         if not q:
             self._cancelled = cancel
             return
-        _frame, start, spf = self.cycle.update(nframes)
+        start = jlib.jack_last_frame_time(self._cptr)
+        spf = self.spf
         write = jlib.jack_midi_event_write
         stats = self.stats
         last = 0
@@ -215,7 +173,7 @@ class Bridge:
             if at != at:                                # nan: as soon as possible
                 off = last
             else:
-                off = int((at - start) / spf + 0.5)
+                off = ((int(at) - start + HALF) & MASK) - HALF
                 if off >= nframes:
                     break                               # due in a later cycle
                 if off < last:

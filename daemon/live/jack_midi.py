@@ -4,9 +4,9 @@ JACK-Client (CFFI) loads the system's libjack, so the same code runs on a jackd 
 and under PipeWire's JACK (`pw-jack jazzd run`). Time is the audio clock's:
 
 - input: every event is stamped with its frame (the cycle's first frame plus the
-  event's offset), converted to `time.monotonic()` once per cycle. At 1,024 frames
-  the events of one cycle keep their own times (RtMidi gave them all the cycle's
-  start).
+  event's offset), converted here to `time.monotonic()` from a fresh reading of the
+  server's frame counter (frame_clock.py). At 1,024 frames the events of one cycle
+  keep their own times (RtMidi gave them all the cycle's start).
 - output: the scheduler hands each message over at least one period before it is due
   (`send(data, at)`); the process callback writes it at its frame offset inside the
   cycle that contains its due time: sample-accurate at any period.
@@ -33,6 +33,7 @@ import time
 import cffi
 import jack
 
+from jazzd.live.frame_clock import FrameClock
 from jazzd.live.jack_bridge import HEAD, NOW, parse, record
 from jazzd.service.errors import MidiSystemError
 
@@ -219,6 +220,7 @@ class _JackPort:
         self.server_gone = False
         self.control = open_client("jazzd-control")
         self.control.set_shutdown_callback(self._shut_down)
+        self.clock = FrameClock(self.control)
         try:
             self.bridge = BridgeProcess(self.direction, client_name or (
                 target if virtual else f"jazzd-{self.direction}"), port or self.direction,
@@ -351,6 +353,7 @@ class _JackPort:
         if bridge is not None:
             self._stats = bridge.query(0.2) if bridge.alive() else bridge.stats
             bridge.close()
+        self.clock = None                 # it reads through the control client
         control, self.control = self.control, None
         if control is None:
             return
@@ -391,7 +394,12 @@ class JackInput(_JackPort):
             return []
         shift = self.latency_frames / self.rate
         out = self._pending
-        out.extend((t - shift, data) for kind, t, data in bridge.read() if kind == b"E")
+        clock = self.clock
+        if clock is None:
+            return []
+        to_monotonic = clock.to_monotonic
+        out.extend((to_monotonic(f) - shift, data)
+                   for kind, f, data in bridge.read() if kind == b"E")
         if bridge.stats:
             self._stats = bridge.stats
         if len(out) > limit:
@@ -427,12 +435,12 @@ class JackOutput(_JackPort):
 
     def send(self, data, at=None):
         """Queue one message (a list of ints); never raises, False if not connected."""
-        bridge = self.bridge
-        if not self.connected or bridge is None:
+        bridge, clock = self.bridge, self.clock
+        if not self.connected or bridge is None or clock is None:
             return False
         payload = bytes(data)
-        if not bridge.write(HEAD.pack(b"M", NOW if at is None else at, len(payload))
-                            + payload):
+        frame = NOW if at is None else clock.to_frame(at)
+        if not bridge.write(HEAD.pack(b"M", frame, len(payload)) + payload):
             self.errors += 1
             return False
         self.sent += 1
