@@ -212,6 +212,36 @@ def test_the_motif_memory_brings_figures_back():
     assert on >= 3 * off + 0.01, (on, off)
 
 
+def test_a_retune_and_a_new_style_keep_the_state_and_take_effect(model):
+    """What a reload of `improviser` playing keys and `style` does to the running
+    performer: the network's state is untouched; the register, its middle, the
+    temperature and the style's tables (and motif weight) are the new ones."""
+    perf = Performer(model, cfg(), seed=4)
+    run(perf, two_five, 2)
+    h = perf.net.h.copy()
+    new = cfg(improviser={"lowest_note": 60, "highest_note": 72, "temperature": 0.5},
+              style={"kind_weights": {"C": 0.0, "X": 0.0}, "motif": 0.3})
+    style = perf.build_style(new["style"])
+    perf.retune(new["improviser"])
+    perf.set_style(new["style"], style)
+    np.testing.assert_array_equal(perf.net.h, h)
+    assert (perf.low, perf.high, perf.middle, perf.temperature) == (60, 72, 66, 0.5)
+    assert perf.style is style and perf.motif_weight == 0.3
+    out = run(perf, two_five, 16)
+    played = [v.kind for _, v, _, _ in out]
+    assert "C" not in played and "X" not in played
+    pitches = [p for *_, p in out if p is not None]
+    assert pitches and min(pitches) >= 60 and max(pitches) <= 72
+
+
+def test_a_bad_style_is_refused_before_anything_changes(model):
+    perf = Performer(model, cfg(), seed=4)
+    before = perf.style
+    with pytest.raises(Exception):
+        perf.build_style({"kind_weights": {"C": "loud"}})
+    assert perf.style is before
+
+
 # ---- realisation --------------------------------------------------------------------
 
 def fresh(model, **imp):

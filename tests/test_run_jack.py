@@ -359,6 +359,33 @@ def _lsp():
     return subprocess.run(["jack_lsp"], capture_output=True, text=True).stdout.split()
 
 
+def test_a_reload_of_style_and_register_is_taken_and_heard(session):
+    """A reload that changes `style:` and the register is applied (not rejected, not
+    half-applied): after it every note keeps to the new register and to the new
+    style's kinds (chord tones only), with no gap in the line."""
+    import yaml
+    s = session(tempo={"bpm": 150, "swing": 0.5}, style=EIGHTHS_ONLY)
+    s.kb.chord(DM7)
+    assert s.rec.wait_for(lambda ev: sum(m[0] & 0xF0 == 0x90 for _, m in ev) >= 3, 3.0)
+    cfg = yaml.safe_load(s.config.read_text())
+    cfg.setdefault("improviser", {}).update(lowest_note=74, highest_note=86)
+    cfg["style"] = dict(EIGHTHS_ONLY, kind_weights={"R": 0, "A": 0, "X": 0, "S": 0,
+                                                    "L": 0})
+    _reload(s, yaml.safe_dump(cfg, sort_keys=False))
+    # values planned before the reload (plan_ahead_beats: 1, up to 0.8 s here) keep
+    # the kinds they were drawn with
+    t = time.monotonic() + 1.0
+    assert s.rec.wait_for(lambda ev: sum(tt > t and m[0] & 0xF0 == 0x90 and m[2] > 0
+                                         for tt, m in ev) >= 8, 4.0), \
+        s.daemon.output()[-2000:]
+    after = [m[1] for tt, m in s.rec.snapshot()
+             if tt > t and m[0] & 0xF0 == 0x90 and m[2] > 0]
+    assert all(74 <= p <= 86 and p % 12 in (2, 5, 9, 0) for p in after), after
+    assert "reload rejected" not in s.daemon.output()
+    assert s.stop(signal.SIGINT) == 0
+    assert_no_hanging(s.events())
+
+
 def test_reloads_of_ports_model_clock_and_channel(session, tmp_path):
     """A reload reopens only what changed, under the names it names: the input the
     keyboard is patched into stays patched when only the output changes (and the new

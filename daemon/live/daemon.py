@@ -475,11 +475,13 @@ class Daemon:
         om, nm = old["midi"], new["midi"]
         ot, nt = old["tempo"], new["tempo"]
         oi, ni = old["improviser"], new["improviser"]
-        perf = None
+        perf = style = None
         if (oi["model"], oi["seed"], ot["beats_per_bar"]) != \
                 (ni["model"], ni["seed"], nt["beats_per_bar"]):
             from jazzd.model.performer import load_performer
             perf = load_performer(new)             # may fail: nothing has changed yet
+        elif new["style"] != old["style"]:
+            style = self.performer.build_style(new["style"])    # may fail: likewise
         self._swap_ports(om, nm)
         if (nm["backend"], nm["latency_compensation_ms"]) != \
                 (om["backend"], om["latency_compensation_ms"]):
@@ -498,7 +500,9 @@ class Daemon:
             perf.enabled = self.performer.enabled
             self._swap_performer(perf)
         else:
-            self._retune_performer(new)
+            self.performer.retune(ni)               # the LSTM's state is kept
+            if style is not None:
+                self.performer.set_style(new["style"], style)
         self.dispatcher.post_configure(nm, nt["beats_per_bar"], new["interplay"])
         if new["interplay"] != old["interplay"]:
             log.info("interplay: %s", describe_interplay(new))
@@ -552,18 +556,6 @@ class Daemon:
             self.listener_reset()         # the notes held on the old input are gone
         else:
             self.out = port
-
-    def _retune_performer(self, new):
-        """Style and register changes keep the performer, and so the LSTM's state."""
-        perf, imp = self.performer, new["improviser"]
-        perf.temperature = float(imp["temperature"])
-        perf.low, perf.high = imp["lowest_note"], imp["highest_note"]
-        perf.max_repeats = imp["max_repeats"]
-        perf.resolve_on_change = imp["resolve_on_change"]
-        perf.velocity_low, perf.velocity_high = imp["velocity_low"], imp["velocity_high"]
-        if new["style"] != self.cfg["style"]:
-            from jazzd.model.style import Style
-            perf.style = Style(perf.values, new["style"], perf.beats_per_bar)
 
     def _swap_performer(self, perf):
         """A new model, seed or metre: a new Performer (its LSTM state starts fresh)."""

@@ -76,14 +76,9 @@ class Performer:
         self._value_rng = random.Random(f"jazzd-values-{self.seed}")
         self._pitch_rng = random.Random(f"jazzd-pitches-{self.seed}")
 
-        self.temperature = float(imp["temperature"])
         self.enabled = True
         self.density = None
-        self.set_register(imp["lowest_note"], imp["highest_note"])
-        self.max_repeats = imp["max_repeats"]
-        self.resolve_on_change = imp["resolve_on_change"]
-        self.velocity_low = imp["velocity_low"]
-        self.velocity_high = imp["velocity_high"]
+        self.retune(imp)
         self._strong = strong_ticks(self.beats_per_bar)
         self._cond = np.zeros(model.C, np.float32)
         self._tempo = np.zeros(2)    # the condition's tempo features (set_tempo)
@@ -116,13 +111,27 @@ class Performer:
         self._dur_index = {}         # ticks -> the nearest duration of the vocabulary
         self._max_step = max(abs(s) for s in self.steps) if self.steps else 0
 
-    def set_style(self, style_cfg):
-        """Style biases and motif weight (a reload keeps the network's state)."""
-        self.style = Style(self.model.kinds, self.model.durations, style_cfg,
-                           self.beats_per_bar, self.model.steps)
+    def build_style(self, style_cfg):
+        """The bias tables of a `style` section for this model (raises on a bad one)."""
+        return Style(self.model.kinds, self.model.durations, style_cfg,
+                     self.beats_per_bar, self.model.steps)
+
+    def set_style(self, style_cfg, style=None):
+        """Style biases and motif weight (a reload keeps the network's state); `style`
+        is the section's tables when they were built already (build_style)."""
+        self.style = style if style is not None else self.build_style(style_cfg)
         self.motif_weight = float(style_cfg.get("motif", 0.0) or 0.0)
         if not hasattr(self, "motif"):
             self.motif = MotifMemory()
+
+    def retune(self, imp):
+        """The `improviser` section's playing settings: temperature, register, repeats,
+        resolution and velocities (a reload keeps the network's state)."""
+        self.temperature = float(imp["temperature"])
+        self.set_register(imp["lowest_note"], imp["highest_note"])
+        self.max_repeats = imp["max_repeats"]
+        self.resolve_on_change = imp["resolve_on_change"]
+        self.velocity_low, self.velocity_high = imp["velocity_low"], imp["velocity_high"]
 
     def set_register(self, low, high):
         self.low, self.high = low, high
