@@ -106,7 +106,10 @@ class Keyboard:
             _connect(self.port, connect_to, timeout)
         self.rt = self              # the tests' `kb.rt.send_message`, as with rtmidi
         self.at = None
-        self.lead = self.port.period() + 0.004
+        # as a DAW computes its MIDI a buffer ahead: a master's tick is handed over
+        # well before its frame, so a stall of this (Python) process up to 20 ms does
+        # not make it late
+        self.lead = self.port.period() + 0.020
 
     def send(self, *msg, at=None):
         self.port.send(list(msg), at if at is not None else self.at)

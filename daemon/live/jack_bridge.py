@@ -12,7 +12,7 @@ here makes cycles).
 The daemon talks to it over two pipes, in records of `HEAD` (kind, time, length)
 and a payload:
 
-- to it (stdin): `M` a message to play at a frame (`nan`: now), `C` cancel what is
+- to it (stdin): `M` a message to play at a frame (`nan`: now, ahead of what waits for its frame), `C` cancel what is
   pending for later but note-offs, `Q` a report please;
 - from it (stdout): `R` ready (JSON: client and port names, rate, period) or `F` failed
   (text), `E` a message heard with its frame, `S` a report (JSON counters), `X` the
@@ -84,9 +84,10 @@ class Bridge:
         self._pptr, self._cptr = self.port._ptr, self.client._ptr
         self.spf = 1.0 / self.client.samplerate
         self._event = self._jffi.new("jack_midi_event_t *")
-        self.queue = collections.deque()
+        self.queue = collections.deque()   # (frame, message, seq), in frame order
+        self.now = collections.deque()     # messages to play as soon as possible, and
+                                           # cancels (the last timed seq they drop)
         self._seq = 0
-        self._cancel = self._cancelled = 0
         self.stats = {"late_cycles": 0, "late_writes": 0, "max_late": 0.0, "written": 0,
                       "heard": 0, "errors": 0, "callback_errors": 0, "overflows": 0,
                       "lost": 0, "pending": 0, "cycles": 0}
@@ -149,40 +150,41 @@ class Bridge:
         jlib = self._jlib
         buf = jlib.jack_port_get_buffer(self._pptr, nframes)
         jlib.jack_midi_clear_buffer(buf)
-        q = self.queue
-        cancel = self._cancel
-        if not q:
-            self._cancelled = cancel
+        q, now = self.queue, self.now
+        if not q and not now:
             return
-        start = jlib.jack_last_frame_time(self._cptr)
-        spf = self.spf
         write = jlib.jack_midi_event_write
         stats = self.stats
+        while now:                        # in the order sent, before what waits
+            item = now.popleft()
+            if item.__class__ is int:     # a cancel of the timed messages up to this one
+                while q and q[0][2] <= item:
+                    data = q.popleft()[1]
+                    if _is_note_off(data):                  # a silence keeps them
+                        if write(buf, 0, data, len(data)):
+                            stats["errors"] += 1
+                        else:
+                            stats["written"] += 1
+            elif write(buf, 0, item, len(item)):
+                stats["errors"] += 1
+            else:
+                stats["written"] += 1
+        if not q:
+            return
+        start = jlib.jack_last_frame_time(self._cptr)
         last = 0
-        if cancel != self._cancelled:
-            while q and q[0][2] <= cancel:
-                at, data, _seq = q.popleft()
-                if at != at or _is_note_off(data):      # now (nan), or a note-off
-                    if write(buf, last, data, len(data)):
-                        stats["errors"] += 1
-                    else:
-                        stats["written"] += 1
-            self._cancelled = cancel
         while q:
             at, data, _seq = q[0]
-            if at != at:                                # nan: as soon as possible
+            off = ((int(at) - start + HALF) & MASK) - HALF
+            if off >= nframes:
+                break                                   # due in a later cycle
+            if off < last:
+                if off < 0:
+                    stats["late_writes"] += 1
+                    late = -off * self.spf
+                    if late > stats["max_late"]:
+                        stats["max_late"] = late
                 off = last
-            else:
-                off = ((int(at) - start + HALF) & MASK) - HALF
-                if off >= nframes:
-                    break                               # due in a later cycle
-                if off < last:
-                    if off < 0:
-                        stats["late_writes"] += 1
-                        late = -off * spf
-                        if late > stats["max_late"]:
-                            stats["max_late"] = late
-                    off = last
             q.popleft()
             if write(buf, off, data, len(data)):
                 stats["errors"] += 1                    # the cycle's buffer is full
@@ -205,16 +207,18 @@ class Bridge:
             records, rest = parse(rest + chunk)
             for kind, t, payload in records:
                 if kind == b"M":
-                    if len(self.queue) >= self.QUEUE_SIZE:
+                    if len(self.queue) + len(self.now) >= self.QUEUE_SIZE:
                         self.stats["overflows"] += 1
-                        continue
-                    self._seq += 1
-                    self.queue.append((t, payload, self._seq))
+                    elif t != t:                        # nan: now, before what waits
+                        self.now.append(payload)
+                    else:
+                        self._seq += 1
+                        self.queue.append((t, payload, self._seq))
                 elif kind == b"C":
-                    self._cancel = self._seq
+                    self.now.append(self._seq)
                 elif kind == b"Q":
                     self.stats["late_cycles"] = self.late_cycles
-                    self.stats["pending"] = len(self.queue)
+                    self.stats["pending"] = len(self.queue) + len(self.now)
                     self._emit(record(b"S", 0.0, json.dumps(self.stats).encode()))
 
     def close(self):
@@ -223,7 +227,7 @@ class Bridge:
         if self.gone:
             return
         deadline = time.monotonic() + 0.5
-        while self.queue and time.monotonic() < deadline and not self.gone:
+        while (self.queue or self.now) and time.monotonic() < deadline and not self.gone:
             time.sleep(0.002)
         time.sleep(2.0 * self.client.blocksize / self.client.samplerate)
         if self.gone:

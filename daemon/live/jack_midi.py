@@ -421,8 +421,9 @@ class JackOutput(_JackPort):
     """A MIDI output that plays each message at the frame it is due.
 
     `send(data, at)`: `at` is a `time.monotonic()` time, handed over at least one
-    period early (`period()`), or None for as soon as possible. Messages must be
-    handed over in the order they are due (the scheduler's heap order). `cancel()`
+    period early (`period()`), or None for as soon as possible (in the next cycle,
+    ahead of any message still waiting for its frame). Timed messages must be handed
+    over in the order they are due (the scheduler's heap order). `cancel()`
     drops what is pending for later but note-offs, which go out at once.
     """
 
