@@ -268,6 +268,26 @@ def test_only_beats_where_changes_have_landed_may_wait_for_one():
     assert not lst.may_change_on(13) and not lst.may_change_on(15)  # beats 2 and 4
 
 
+@pytest.mark.parametrize("how", ["reset", "forget_timing"])
+def test_a_sequencer_gone_leaves_no_wait_behind(how):
+    """The input went away (reset) or bar 1 starts again (the dispatcher's downbeat):
+    no beat waits for a chord any more until changes land on beats again."""
+    lst = ChordListener(midi_cfg(debounce_ms=40), seconds_per_beat=lambda: 0.5,
+                        beat_at=lambda t: t * 2)
+    held = None
+    for t, notes in zip((2.0, 4.0, 5.0), ([48, 52, 55, 59], [42, 46, 49, 52],
+                                          [46, 49, 53, 56])):
+        if held:
+            release(lst, t, held)
+        play(lst, t, notes)
+        lst.poll(t + 0.05)
+        held = notes
+    assert lst.may_change_on(12)
+    lst.reset(6.0) if how == "reset" else lst.forget_timing()
+    assert not lst.changes_on_beat
+    assert not any(lst.may_change_on(b) for b in range(12, 20))
+
+
 # -- reloads, panic and threads ---------------------------------------------------------
 
 def test_lowering_the_split_forgets_the_notes_that_no_longer_count():

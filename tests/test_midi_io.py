@@ -282,3 +282,24 @@ def test_no_jack_server_says_how_to_start_one(monkeypatch):
 def test_no_alsa_sequencer_says_how_to_load_it():
     with pytest.raises(MidiSystemError, match="modprobe snd-seq"):
         list_ports("alsa")
+
+
+def test_a_closed_port_s_failures_are_counted_once(jack_server):
+    """While the JACK server is down the daemon retires the same closed ports at every
+    poll: their counts went into the totals again each time (3 errors reported as 9,
+    15, 21), and health() added the closed port's own count on top."""
+    from jazzd.live.daemon import Daemon
+    from jazzd.live.jack_midi import JackOutput
+    d = Daemon.__new__(Daemon)           # the real methods, on the state they read
+    d._closed_errors = [0, 0, 0, 0]
+    d.watch = d.inp = d.improviser = d.clock = None
+    d.out = JackOutput("virtual:x", True, unique("jzerr")).open()
+    d.out.errors = 3
+    for _ in range(3):
+        d._retire(d.out)
+    assert d.health()["MIDI send errors"] == 3
+    d.out = JackOutput("virtual:y", True, unique("jzerr")).open()
+    d.out.errors = 2
+    assert d.health()["MIDI send errors"] == 5
+    d._retire(d.out)
+    assert d.health()["MIDI send errors"] == 5

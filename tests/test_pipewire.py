@@ -73,7 +73,7 @@ def test_over_midi_clock_under_pipewire_at_its_quantum(pipewire, tmp_path, bpm, 
                              "output": "virtual:pwjz-out"},
                        tempo={"source": "clock", "bpm": bpm}, improviser={"seed": 7})
     r = subprocess.run([shutil.which("pw-jack"), sys.executable,
-                        os.path.join(REPO, "tests", "pipewire_run.py"), str(cfg),
+                        os.path.join(REPO, "tests", "clock_run.py"), str(cfg),
                         os.path.join(REPO, "tests", "charts", f"{chart}.txt"),
                         str(seconds), str(bpm)], env=pipewire, capture_output=True, text=True,
                        timeout=120, cwd=REPO)

@@ -436,6 +436,28 @@ def test_reloads_of_ports_model_clock_and_channel(session, tmp_path):
         ear.close()
 
 
+def test_a_rejected_port_change_keeps_the_old_ports_patched(session):
+    """A reload names an output that is not there (wait_for_ports: false): it is
+    rejected and the old virtual output comes back, and with it the connections the
+    user had made to it: the ear patched into it hears the line go on (it came back
+    unpatched, and the scheduler played into the closed port: silence while "the old
+    settings stay")."""
+    import yaml
+    s = session(tempo={"bpm": 150, "swing": 0.5}, style=EIGHTHS_ONLY,
+                midi={"wait_for_ports": False})
+    s.kb.chord(DM7)
+    assert s.rec.wait_for(lambda ev: sum(m[0] & 0xF0 == 0x90 for _, m in ev) >= 3, 3.0)
+    cfg = yaml.safe_load(s.config.read_text())
+    cfg["midi"]["output"] = "no such synth anywhere"
+    _reload(s, yaml.safe_dump(cfg, sort_keys=False), expect="reload rejected")
+    t = time.monotonic()
+    assert s.rec.wait_for(lambda ev: sum(tt > t and m[0] & 0xF0 == 0x90 and m[2] > 0
+                                         for tt, m in ev) >= 4, 3.0), \
+        s.daemon.output()[-2000:]
+    assert s.stop(signal.SIGINT) == 0
+    assert_no_hanging(s.events())
+
+
 def test_sighup_changes_the_tempo_and_a_broken_config_keeps_playing(session):
     s = session(tempo={"bpm": 100, "swing": 0.5}, style=EIGHTHS_ONLY)
     s.kb.chord(DM7)

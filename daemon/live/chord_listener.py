@@ -147,7 +147,16 @@ class ChordListener:
         self._hold_until = None
         self.fresh = NO_CHORD
         self.chord = NO_CHORD
+        self.forget_timing()
+
+    def forget_timing(self):
+        """A new source or a new start (the device went away, bar 1 again): forget the
+        form and that changes came on the beat, so no note waits `change_grace_ms` for
+        a sequencer that has gone until changes land on beats again."""
         self.form.reset()
+        self.changes_on_beat = False
+        self._on_beat_run = 0
+        self._change_beats = 0
 
     def sounding_notes(self):
         notes = set()

@@ -65,6 +65,11 @@ HANDOVER_MARGIN = 0.004  # s
 
 # -- the daemon -------------------------------------------------------------------------
 
+def _open_count(port, name):
+    """A port's count, unless it was retired (then it is in the closed ports' sum)."""
+    return 0 if getattr(port, "retired", False) else getattr(port, name, 0)
+
+
 class Daemon:
     def __init__(self, cfg, path=None, freeze_file=None, notifier=None):
         self.cfg = cfg
@@ -198,8 +203,8 @@ class Daemon:
     def health(self):
         """Failures counted since start, by kind (what STATUS and the log report)."""
         return {
-            "MIDI send errors": getattr(self.out, "errors", 0) + self._closed_errors[0],
-            "MIDI input read errors": getattr(self.inp, "read_errors", 0)
+            "MIDI send errors": _open_count(self.out, "errors") + self._closed_errors[0],
+            "MIDI input read errors": _open_count(self.inp, "read_errors")
             + self._closed_errors[1],
             "notes skipped, woken too late": getattr(self.improviser, "dropped_late", 0),
             "clock ticks lost": getattr(self.clock, "lost_ticks", 0),
@@ -211,9 +216,9 @@ class Daemon:
         the audio side's own figures, for the stop's log line and `jazzd bench`. A
         cycle can finish late through no fault of ours (a late driver, a slow client
         before us in the graph), so they are figures, not failures."""
-        return (getattr(self.inp, "late_cycles", 0) + getattr(self.out, "late_cycles", 0)
+        return (_open_count(self.inp, "late_cycles") + _open_count(self.out, "late_cycles")
                 + self._closed_errors[2],
-                getattr(self.out, "late_writes", 0) + self._closed_errors[3])
+                _open_count(self.out, "late_writes") + self._closed_errors[3])
 
     def report_health(self):
         """Log each kind of failure that grew since the last look (at most once per
@@ -433,11 +438,14 @@ class Daemon:
         """Close a port that is being replaced, keeping its failure counts. If the JACK
         server shut our clients down, nothing of them is called in libjack any more:
         the port's clients are buried (graveyard.GRAVEYARD)."""
+        if getattr(port, "retired", False):
+            return              # the same closed port again (a server still down)
+        port.close(bury_clients=self.server_gone())
         self._closed_errors[0] += getattr(port, "errors", 0)
         self._closed_errors[1] += getattr(port, "read_errors", 0)
         self._closed_errors[2] += getattr(port, "late_cycles", 0)
         self._closed_errors[3] += getattr(port, "late_writes", 0)
-        port.close(bury_clients=self.server_gone())
+        port.retired = True     # its counts are in _closed_errors now
 
     def server_gone(self):
         """Has the JACK server shut our clients down (libjack's shutdown callback)?"""
@@ -523,10 +531,12 @@ class Daemon:
         if nm["backend"] == "jack" and self.watch is None:
             self.watch = open_watch()
         self.scheduler.silence()
-        closed, opened = [], []
+        closed, opened, patches = [], [], {}
         try:
             for direction in changed:
-                self._retire(self.inp if direction == "in" else self.out)
+                old = self.inp if direction == "in" else self.out
+                patches[direction] = getattr(old, "connections", list)()
+                self._retire(old)
                 closed.append(direction)
                 port = open_port(direction, nm)
                 opened.append(port)
@@ -534,9 +544,18 @@ class Daemon:
         except BaseException:
             for port in opened:
                 port.close()
-            for direction in closed:            # back to the old specs, as they were
-                self._set_port(direction, open_port(direction, self.cfg["midi"]))
+            for direction in closed:            # back to the old specs, as they were,
+                port = open_port(direction, self.cfg["midi"])     # patched as they were
+                getattr(port, "restore", lambda _peers: None)(patches[direction])
+                log.info("MIDI %s: %s back, its connections restored: %s", direction,
+                         port.port_name, ", ".join(patches[direction]) or "none")
+                self._set_port(direction, port)
+            if "out" in closed:                 # the scheduler plays into the new one
+                self.scheduler.set_output(self.out.send, self.cfg["midi"]["output_channel"])
+                self.scheduler.lead = self.handover_lead()
+                self.scheduler.panic()
             self.output_ok = self.out.connected
+            self.jack_ports = self.own_jack_ports()
             raise
         self.scheduler.set_output(self.out.send, nm["output_channel"])
         self.scheduler.lead = self.handover_lead()

@@ -230,7 +230,7 @@ class Dispatcher(threading.Thread):
         if not melody.idle(t, max(hold, clock.seconds_per_beat())):
             return
         clock.restart(t)
-        listener.form.reset()
+        listener.forget_timing()
         log.info("bar 1 starts now: the first note after silence (interplay %s)",
                  melody.settings.mode)
 
@@ -253,7 +253,7 @@ class Dispatcher(threading.Thread):
         elif item[0] == _CONFIGURE:
             midi_cfg, bpb, inter = item[1:]
             self.d.listener.configure(chord_midi(midi_cfg, inter), t, bpb)
-            self.d.melody.configure(midi_cfg, inter)
+            self.d.melody.configure(midi_cfg, inter, t)
 
     def control(self, ch, cc, value):
         controls = self.d.cfg["controls"]

@@ -319,6 +319,25 @@ class _JackPort:
             return False
         return True
 
+    def connections(self):
+        """The ports connected to ours (a user's patch), to restore after a reopen."""
+        if self.control is None or self.server_gone:
+            return []
+        try:
+            return [p.name for p in self.control.get_all_connections(self.own_port)]
+        except jack.JackError:
+            return []
+
+    def restore(self, peers):
+        """Connect again the ports `connections()` listed (those still there)."""
+        for peer in peers:
+            src, dst = (peer, self.own_port) if self.direction == "in" \
+                else (self.own_port, peer)
+            try:
+                self.control.connect(src, dst)
+            except jack.JackError:
+                pass
+
     def latency(self, mode):
         """Our port's latency range's maximum in frames (CAPTURE or PLAYBACK)."""
         if self.control is None or self.server_gone:

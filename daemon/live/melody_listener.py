@@ -64,19 +64,18 @@ class MelodyListener:
         self.last_t = None          # time of the last melody note event
         self.configure(midi_cfg, inter_cfg)
 
-    def configure(self, midi_cfg, inter_cfg):
+    def configure(self, midi_cfg, inter_cfg, t=None):
         """New settings (a reload; the mode comes from the file again). Keys that no
-        longer count are forgotten: their note-offs would not count either."""
+        longer count are released now, at `t`: their note-offs would not count, and the
+        line's note would stay sounding to the ear for good (an answer never comes)."""
         self.melody_channels = frozenset(c - 1 for c in inter_cfg["melody_channels"])
         chans = midi_cfg["chord_channels"]
         chord = frozenset(range(16)) if chans == "all" else frozenset(c - 1 for c in chans)
         self.chord_channels = chord - self.melody_channels
         self.split = midi_cfg["split_note"]
         self.settings = interplay_of(inter_cfg)
-        self._keys = {k for k in self._keys if self.counts(*k)}
-        self.down = len(self._keys)
-        if self._line is not None and not self.counts(*self._line[:2]):
-            self._line = None
+        for key in [k for k in self._keys if not self.counts(*k)]:
+            self._release(t, key)
 
     def set_mode(self, mode):
         """The mode switched live (a CC)."""
@@ -108,16 +107,20 @@ class MelodyListener:
     def note_off(self, t, ch, note):
         if not self.counts(ch, note) or (ch, note) not in self._keys:
             return False            # a note-off without its note-on
-        self._keys.discard((ch, note))
+        self._release(t, (ch, note))
+        return True
+
+    def _release(self, t, key):
+        self._keys.discard(key)
         self.down = len(self._keys)
-        self.last_t = t
-        if self._line is not None and self._line[:2] == (ch, note):
+        if t is not None:
+            self.last_t = t
+        if self._line is not None and self._line[:2] == key:
             self._line = None
-            if self.settings.mode != "off":
+            if self.settings.mode != "off" and t is not None:
                 clock = self.clock()
                 if clock.counting():
-                    self.events.put(("off", clock.generation, t, clock.beat_at(t), note))
-        return True
+                    self.events.put(("off", clock.generation, t, clock.beat_at(t), key[1]))
 
     def chord_struck(self, t, chord):
         """The chord listener heard a change at `t`: a chord struck with the line's

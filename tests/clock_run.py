@@ -1,8 +1,12 @@
 """One performance over MIDI clock on whatever JACK this process reaches, measured from
-outside: run under `pw-jack` by tests/test_pipewire.py (the whole process, daemon and
-peers, must load PipeWire's libjack). Prints one JSON line of figures.
+outside: a sample-accurate clock master plays a chart on its ticks into the daemon, an
+ear records what it plays. Run under `pw-jack` by tests/test_pipewire.py (the whole
+process, daemon and peers, must load PipeWire's libjack) and on private jackd servers
+by tests/test_jack_async.py. Prints one JSON line of figures.
 
-    pw-jack python tests/pipewire_run.py CONFIG CHART SECONDS BPM
+    [pw-jack] python tests/clock_run.py CONFIG CHART SECONDS BPM
+
+The config's ports must be virtual:pwjz-in and virtual:pwjz-out.
 """
 
 import json
