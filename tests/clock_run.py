@@ -4,9 +4,12 @@ ear records what it plays. Run under `pw-jack` by tests/test_pipewire.py (the wh
 process, daemon and peers, must load PipeWire's libjack) and on private jackd servers
 by tests/test_jack_async.py. Prints one JSON line of figures.
 
-    [pw-jack] python tests/clock_run.py CONFIG CHART SECONDS BPM
+    [pw-jack] python tests/clock_run.py CONFIG CHART SECONDS BPM [internal]
 
-The config's ports must be virtual:pwjz-in and virtual:pwjz-out.
+The config's ports must be virtual:pwjz-in and virtual:pwjz-out. With `internal` the
+master sends no clock (the config's tempo.source must be internal, at BPM): the same
+chart at the same times, the daemon on its own clock; its onsets are then not on the
+master's grid, and only the pitch figures compare.
 """
 
 import json
@@ -29,7 +32,7 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
 
 
-def main(config, chart_path, seconds, bpm):
+def main(config, chart_path, seconds, bpm, internal=False):
     d = subprocess.Popen([sys.executable, "-m", "jazzd", "run", "--config", config],
                          stderr=subprocess.PIPE, text=True)
     log = []
@@ -50,7 +53,8 @@ def main(config, chart_path, seconds, bpm):
         except (OSError, ValueError):
             pass
     chart = read_chart(chart_path, 4)
-    master = ClockMaster(kb, bpm, on_tick=ChartPlayer(kb, chart).on_tick)
+    master = ClockMaster(kb, bpm, on_tick=ChartPlayer(kb, chart).on_tick,
+                         send_clock=not internal)
     master.start()
     time.sleep(seconds)
     master.finish()
@@ -97,4 +101,5 @@ def main(config, chart_path, seconds, bpm):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]))
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]),
+         sys.argv[5:6] == ["internal"])

@@ -48,13 +48,16 @@ class ClockMaster(threading.Thread):
 
     The position is the master's own tick count in 24 ppqn from the song start, so song
     position pointers move it. `start()` sends 0xFA first; `finish()` sends 0xFC.
+    With `send_clock=False` it keeps the same time and plays `on_tick` but sends no
+    clock at all: a chart played to a daemon on its internal clock, for comparison.
     """
 
-    def __init__(self, kb, bpm=120.0, send_start=True, on_tick=None):
+    def __init__(self, kb, bpm=120.0, send_start=True, on_tick=None, send_clock=True):
         super().__init__(name="clock-master", daemon=True)
         self.kb = kb
         self.bpm = bpm
-        self.send_start = send_start
+        self.send_clock = send_clock
+        self.send_start = send_start and send_clock
         self.on_tick = on_tick       # called with the position after each tick is sent
         self.ticks = []              # (position in ticks, monotonic send time)
         self.skipped = []            # (time, ticks) not sent while the test stalled
@@ -81,7 +84,8 @@ class ClockMaster(threading.Thread):
                 t = time.monotonic() + lead + 0.001
                 continue
             with self._lock:
-                self.kb.send(0xF8, at=t)
+                if self.send_clock:
+                    self.kb.send(0xF8, at=t)
                 self.ticks.append((self.position, t))
                 if self.on_tick is not None:
                     self.kb.at = t               # the chart's chords on this tick
@@ -117,7 +121,7 @@ class ClockMaster(threading.Thread):
     def finish(self, send_stop=True):
         self._halt.set()
         self.join(2)
-        if send_stop:
+        if send_stop and self.send_clock:
             self.kb.send(0xFC)
             self.stopped_at = time.monotonic()
 

@@ -100,6 +100,7 @@ class Improviser(threading.Thread):
         self.latency = 0.0                  # s: play this much early (midi_io latency)
         self.phrases = 0
         self.on_error = None
+        self.monotonic = time.monotonic     # the time source (a test's own, in its tests)
         # trading
         self.melody = melody                # the melody listener (events, settings, down)
         self.until = None                   # tick the phrase must end by, None = open
@@ -122,7 +123,7 @@ class Improviser(threading.Thread):
         try:
             while not self._halt.is_set():
                 self.scheduler.keep_quiet()
-                wait = self.step(time.monotonic())
+                wait = self.step(self.monotonic())
                 if wait > 0:
                     self._halt.wait(wait)
         except BaseException as e:     # noqa: BLE001 - reported to the daemon, which silences
@@ -240,7 +241,7 @@ class Improviser(threading.Thread):
                 off = min(off, last)
             velocity = perf.velocity(tick % bar)
             scheduler.note(onset, off, pitch, velocity, self._epoch)
-            now = time.monotonic()
+            now = self.monotonic()            # the sends took time: bind on time
         return 0.0
 
     def _start(self, clock, cfg, now):

@@ -133,6 +133,13 @@ class Scheduler(threading.Thread):
         with self._cond:
             return len(self._heap)
 
+    def queued(self):
+        """The notes scheduled and not sent yet: [(time, "on" or "off", pitch,
+        velocity)] in time order (what a test or a status report reads)."""
+        with self._cond:
+            events = sorted(e for e in self._heap if e[2] in (ON, OFF))
+        return [(e[0], "on" if e[2] == ON else "off", e[3], e[4]) for e in events]
+
     def sounding(self):
         """The pitches sounding now."""
         with self._cond:
