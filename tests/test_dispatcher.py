@@ -16,11 +16,10 @@ listener = SimpleNamespace(note_on=lambda t, ch, n, v: heard.append((ch, n, v)) 
                            counts=lambda ch, n: True, poll=lambda now: None, fresh=None)
 melody = SimpleNamespace(counts=lambda ch, n: False,    # no melody: trading off
                          settings=SimpleNamespace(mode="off"))
-daemon = SimpleNamespace(cfg={"midi": {"realtime_priority": 0},
-                              "controls": {"interplay_cc": None}},
-                         listener=listener, melody=melody,
-                         clock=SimpleNamespace(source="internal"))
-d = Dispatcher(daemon)
+cfg = {"midi": {"realtime_priority": 0}, "controls": {"interplay_cc": None}}
+clock = SimpleNamespace(source="internal")
+d = Dispatcher(lambda: None, lambda: clock, lambda: cfg, lambda: None, listener, melody,
+               scheduler=None)
 before = set(sys.modules)
 d.handle(0.0, [0xF0, 0x01, 0x02, 0x91, 60, 100, 0xF7])
 print("heard", heard)

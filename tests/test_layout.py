@@ -180,3 +180,30 @@ def test_no_generic_top_level_names_are_installed():
     on_disk = {_package(m) for m in MODULES} | {"jazzd"}
     assert on_disk <= declared, f"packages missing from pyproject: {on_disk - declared}"
     assert os.path.isdir(REPO / "daemon" / "models" / "default")
+
+
+def test_only_the_commands_import_the_daemon():
+    """The daemon assembles the components; none of them reaches back into it."""
+    importers = [m for m in MODULES if "jazzd.live.daemon" in IMPORTS[m]
+                 and not m.startswith("jazzd.commands.")]
+    assert not importers, importers
+
+
+def _daemon_handed_over(tree):
+    """Calls in the source that pass the whole object `self` of class Daemon on."""
+    out = []
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Daemon"):
+        for call in (n for n in ast.walk(cls) if isinstance(n, ast.Call)):
+            args = list(call.args) + [k.value for k in call.keywords]
+            if any(isinstance(a, ast.Name) and a.id == "self" for a in args):
+                out.append(ast.unparse(call)[:60])
+    return out
+
+
+def test_no_component_receives_the_daemon_object():
+    """Each component gets the collaborators it needs (what a reload swaps, as a
+    callable that returns the current one), not the daemon to reach into."""
+    tree = ast.parse((REPO / "daemon" / "live" / "daemon.py").read_text())
+    assert _daemon_handed_over(tree) == []
+    old = ast.parse("class Daemon:\n    def start(self):\n        d = Dispatcher(self)\n")
+    assert _daemon_handed_over(old) == ["Dispatcher(self)"]     # the check can fail

@@ -142,7 +142,10 @@ class Daemon:
         elif midi["backend"] == "jack":
             log.warning("cannot open a JACK client through libjack; a JACK client of "
                         "ours that the server stops running will go unnoticed")
-        self.dispatcher = Dispatcher(self)
+        self.dispatcher = Dispatcher(
+            lambda: self.inp, lambda: self.clock, lambda: self.cfg, lambda: self.performer,
+            self.listener, self.melody, self.scheduler,
+            speaking=lambda: self.improviser.speaking)
         # Everything loaded so far lives as long as the process: keep it out of the
         # garbage collector's full passes (a few ms each, holding the GIL).
         gc.collect()

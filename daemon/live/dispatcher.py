@@ -46,11 +46,19 @@ _CONFIGURE = "configure"
 
 
 class Dispatcher(threading.Thread):
-    """Parses raw MIDI from the input queue and routes it. Never raises on bad input."""
+    """Parses raw MIDI from the input and routes it. Never raises on bad input.
 
-    def __init__(self, daemon):
+    What a reload may swap is given as a callable that returns the current one: the
+    input port `inp()`, the clock `clock()`, the config `cfg()`, the performer
+    `performer()`; `speaking()` says whether jazzd is answering the player now. The
+    two listeners and the scheduler live as long as the daemon."""
+
+    def __init__(self, inp, clock, cfg, performer, listener, melody, scheduler,
+                 speaking=lambda: False):
         super().__init__(name="jazzd-dispatcher", daemon=True)
-        self.d = daemon
+        self.inp, self.clock, self.cfg, self.performer = inp, clock, cfg, performer
+        self.listener, self.melody, self.scheduler = listener, melody, scheduler
+        self.speaking = speaking
         self.queue = queue.SimpleQueue()     # internal items from other threads
         self.bell = Doorbell()               # rung with each of them
         self._halt = threading.Event()
@@ -67,7 +75,7 @@ class Dispatcher(threading.Thread):
             self.join(timeout)
 
     def run(self):
-        try_realtime(self.d.cfg["midi"]["realtime_priority"])
+        try_realtime(self.cfg()["midi"]["realtime_priority"])
         try:
             self._loop()
         except BaseException as e:     # noqa: BLE001
@@ -78,12 +86,12 @@ class Dispatcher(threading.Thread):
 
     def _loop(self):
         q = self.queue
-        listener = self.d.listener
+        listener = self.listener
         mono = time.monotonic
         bell = self.bell
         while not self._halt.is_set():
-            self.d.scheduler.keep_quiet()
-            inp = self.d.inp
+            self.scheduler.keep_quiet()
+            inp = self.inp()
             batch = inp.drain(mono())
             for t, data in batch:
                 self._safe_handle(t, data)
@@ -129,7 +137,6 @@ class Dispatcher(threading.Thread):
         if st < 0x80 or (st != 0xF0 and any(b > 0x7F for b in data[1:])):
             self.bad.warn("bad-bytes", "ignoring malformed MIDI message %s", _hex(data))
             return
-        d = self.d
         if st >= 0xF0:
             if st == 0xF0:
                 self.odd.warn("sysex", "ignoring sysex messages (this one %d bytes): "
@@ -137,7 +144,7 @@ class Dispatcher(threading.Thread):
                 return
             if st == 0xFE:
                 return                         # active sensing: nothing to do
-            clock = d.clock
+            clock = self.clock()
             if clock.source != "clock":
                 return
             if st == 0xF8:
@@ -150,15 +157,15 @@ class Dispatcher(threading.Thread):
                 log.info("MIDI clock: continue")
             elif st == 0xFC:
                 clock.on_stop(t)
-                d.scheduler.silence()
+                self.scheduler.silence()
                 log.info("MIDI clock: stop")
             elif st == 0xF2 and n == 3:
                 clock.on_song_position(data[1] | (data[2] << 7), t)
             return
         kind = st & 0xF0
         ch = st & 0x0F
-        listener = d.listener
-        if (kind == 0x90 or kind == 0x80) and n == 3 and d.melody.counts(ch, data[1]):
+        listener, melody = self.listener, self.melody
+        if (kind == 0x90 or kind == 0x80) and n == 3 and melody.counts(ch, data[1]):
             self.melody_note(t, ch, data[1], data[2] if kind == 0x90 else 0)
         elif kind == 0x90 and n == 3:
             if data[2]:
@@ -169,7 +176,7 @@ class Dispatcher(threading.Thread):
                 self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
                               "(channel %d, note %d)", ch + 1, data[1])
             if listener.fresh != fresh:
-                d.melody.chord_struck(t, listener.fresh)
+                melody.chord_struck(t, listener.fresh)
         elif kind == 0x80 and n == 3:
             if not listener.note_off(t, ch, data[1]) and listener.counts(ch, data[1]):
                 self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
@@ -179,11 +186,11 @@ class Dispatcher(threading.Thread):
             if cc == 64:
                 listener.sustain(t, ch, value)
             elif cc in PANIC_CCS and (ch in listener.channels
-                                      or ch in d.melody.melody_channels):
+                                      or ch in melody.melody_channels):
                 listener.panic(t, ch)
-                d.melody.panic(t, ch)
+                melody.panic(t, ch)
                 if cc != 121:                  # all notes / all sound off: now
-                    d.scheduler.silence()
+                    self.scheduler.silence()
                 log.info("CC%d (%s) on channel %d: chord released", cc, PANIC_CCS[cc],
                          ch + 1)
             self.control(ch, cc, value)
@@ -203,13 +210,12 @@ class Dispatcher(threading.Thread):
 
     def melody_note(self, t, ch, note, velocity):
         """A note of the player's melody (velocity 0: its end)."""
-        d = self.d
-        melody = d.melody
+        melody = self.melody
         if velocity:
             self.downbeat(t)
             melody.note_on(t, ch, note, velocity)
-            if melody.settings.mode == "answer" and d.improviser.speaking:
-                d.scheduler.silence()          # the player is back: jazzd stops now
+            if melody.settings.mode == "answer" and self.speaking():
+                self.scheduler.silence()       # the player is back: jazzd stops now
         elif not melody.note_off(t, ch, note):
             self.odd.warn("stray-note-off", "ignoring a note-off without note-on "
                           "(channel %d, note %d)", ch + 1, note)
@@ -220,13 +226,12 @@ class Dispatcher(threading.Thread):
         with MIDI clock, so the turns fall where the player counts them. Also with the
         mode off when a CC may switch it on (`controls.interplay_cc`): the turns are
         then where the tune's bars are."""
-        d = self.d
-        clock, listener, melody = d.clock, d.listener, d.melody
+        clock, listener, melody, cfg = self.clock(), self.listener, self.melody, self.cfg()
         if clock.source != "internal" or (melody.settings.mode == "off"
-                                          and d.cfg["controls"]["interplay_cc"] is None) \
+                                          and cfg["controls"]["interplay_cc"] is None) \
                 or listener.chord or listener.fresh or listener.sounding_notes():
             return
-        hold = d.cfg["midi"]["hold_beats"] * clock.seconds_per_beat()
+        hold = cfg["midi"]["hold_beats"] * clock.seconds_per_beat()
         if not melody.idle(t, max(hold, clock.seconds_per_beat())):
             return
         clock.restart(t)
@@ -248,17 +253,17 @@ class Dispatcher(threading.Thread):
 
     def _internal(self, t, item):
         if item[0] == _RESET:
-            self.d.listener.reset(t)
-            self.d.melody.reset(t)
+            self.listener.reset(t)
+            self.melody.reset(t)
         elif item[0] == _CONFIGURE:
             midi_cfg, bpb, inter = item[1:]
-            self.d.listener.configure(chord_midi(midi_cfg, inter), t, bpb)
-            self.d.melody.configure(midi_cfg, inter, t)
+            self.listener.configure(chord_midi(midi_cfg, inter), t, bpb)
+            self.melody.configure(midi_cfg, inter, t)
 
     def control(self, ch, cc, value):
-        controls = self.d.cfg["controls"]
-        apply_cc(controls, self.d.performer, ch, cc, value)
-        apply_interplay_cc(controls, self.d.melody, ch, cc, value)
+        controls = self.cfg()["controls"]
+        apply_cc(controls, self.performer(), ch, cc, value)
+        apply_interplay_cc(controls, self.melody, ch, cc, value)
 
 
 PANIC_CCS = {120: "all sound off", 121: "reset all controllers", 123: "all notes off"}
