@@ -28,13 +28,13 @@ from jazzd.live.chord_listener import ChordListener
 from jazzd.live.clock import make_clock
 from jazzd.live.dispatcher import Dispatcher
 from jazzd.live.improviser import Improviser
-from jazzd.live.jack_watch import names, open_watch, stale_futexes
-from jazzd.live.melody_listener import MelodyListener, chord_midi
-from jazzd.live.midi_io import open_port, open_ports
+from jazzd.live.jack_watch import open_watch, stale_futexes
+from jazzd.live.melody_listener import MelodyListener, chord_midi, describe_interplay
+from jazzd.live.midi_io import open_ports
+from jazzd.live.port_care import PortCare
+from jazzd.live.reload import Reload
 from jazzd.live.scheduler import OFF_ECHO, Scheduler
-from jazzd.service import config as config_mod
-from jazzd.service import logs, signals
-from jazzd.service.errors import UserError
+from jazzd.service import signals
 from jazzd.service.notify import Notifier
 
 log = logging.getLogger("jazzd.run")
@@ -42,20 +42,6 @@ log = logging.getLogger("jazzd.run")
 STATUS_INTERVAL = 1.0
 SWITCH_INTERVAL = 0.0005     # s: how long a busy thread may keep the GIL from the scheduler
 
-
-def describe_interplay(cfg):
-    """One log line on how jazzd listens to the player's melody."""
-    inter, midi = cfg["interplay"], cfg["midi"]
-    where = []
-    if midi["split_note"] is not None:
-        where.append(f"notes from {midi['split_note']} up")
-    if inter["melody_channels"]:
-        where.append("channel(s) " + ", ".join(map(str, inter["melody_channels"])))
-    how = {"off": "off (the melody is not listened to)",
-           "trade": f"trading {inter['trade_bars']} bars, {inter['first']} first",
-           "answer": f"answering after {inter['answer_after_beats']:g} beat(s) of "
-                     f"silence"}[inter["mode"]]
-    return f"{how}; melody: {' and '.join(where) or 'none'}; echo {inter['echo']:g}"
 
 
 # A JACK output is handed each message this long before its cycle: the period, and a
@@ -70,7 +56,10 @@ def _open_count(port, name):
     return 0 if getattr(port, "retired", False) else getattr(port, name, 0)
 
 
-class Daemon:
+class Daemon(PortCare, Reload):
+    """The running daemon: its life cycle here; keeping its ports working
+    (port_care.PortCare) and a reload (reload.Reload) in modules of their own."""
+
     def __init__(self, cfg, path=None, freeze_file=None, notifier=None):
         self.cfg = cfg
         self.path = path
@@ -305,286 +294,11 @@ class Daemon:
                 self.report_health()
                 self.notifier.status(self.status_text())
 
-    def watch_ports(self):
-        """Device loss: log, silence, keep the clock, reconnect when it is back."""
-        inp, out = self.inp, self.out
-        if inp.connected and not inp.present():
-            inp.drop()
-            self.listener_reset()
-            self.scheduler.silence()
-            log.warning("MIDI input %r is gone; silent until it comes back "
-                        "(checking every %.1f s)", inp.port_name,
-                        self.cfg["midi"]["reconnect_interval_s"])
-        elif not inp.connected and inp.try_reconnect():
-            log.info("MIDI input reconnected: %s", inp.port_name)
-        if out.connected and not out.present():
-            self.output_ok = False
-            self.scheduler.silence()
-            out.drop()
-            log.warning("MIDI output %r is gone; silent until it comes back", out.port_name)
-        elif not out.connected and out.try_reconnect():
-            self.scheduler.panic()
-            self.output_ok = True
-            log.info("MIDI output reconnected: %s", out.port_name)
-
-    def follow_latency(self):
-        """The connections after our ports may change their latency: follow them."""
-        midi = self.cfg["midi"]
-        if midi["backend"] != "jack" or midi["latency_compensation_ms"] != "auto":
-            return
-        latency = self.latency_compensation(midi, quiet=True)
-        if abs(latency - self.improviser.latency) > 1e-4:
-            log.info("latency compensation now %.2f ms (the connections changed)",
-                     latency * 1e3)
-            self.improviser.latency = latency
-        if hasattr(self.inp, "refresh_latency"):
-            self.inp.refresh_latency()
-
-    # -- JACK clients the server no longer runs -------------------------------------
-
-    def own_jack_ports(self):
-        """Full names of our virtual ports that the server knows (JACK renames a client
-        whose name is taken; such a port cannot be watched by name)."""
-        names = [p.port_name for p in (self.inp, self.out) if p.virtual and p.connected]
-        if self.watch is None:
-            return []
-        gone = self.watch.missing(names)
-        for name in gone:
-            log.warning("JACK has no port %s after we opened it: is another client "
-                        "called %r running?", name, name.split(":")[0])
-        return [n for n in names if n not in gone]
-
-    def jack_problem(self):
-        """Why our JACK clients cannot be working, or None (jack_watch.py)."""
-        watch = self.watch
-        if watch is None or self._jack_closed:
-            return "no JACK server to connect to"
-        if watch.server_gone:
-            return "the JACK server shut our clients down"
-        seen, self._stale_seen = self._stale_seen, stale_futexes()
-        stale = seen & self._stale_seen             # there at two looks: stale
-        if stale:
-            return (f"libjack waits on a wake-up futex the server has deleted "
-                    f"({names(stale)}): a client of ours would never be run")
-        for port in (self.inp, self.out):
-            if hasattr(port, "alive") and not port.alive():
-                return f"the process running our JACK client {port.client_name} ended"
-        gone = watch.missing(self.jack_ports)
-        if gone:
-            return f"our port(s) {', '.join(gone)} vanished from the JACK server"
-        return None
-
-    def watch_jack(self):
-        """Reopen our JACK clients when the server no longer runs them. Meanwhile the
-        watchdog is not fed and STATUS says why; it is fed again once a check after
-        the reopening passes."""
-        reason = self.jack_problem()
-        if reason is None:
-            if self.jack_down is not None:
-                log.info("JACK clients running again")
-                self.jack_down = None
-                self.notifier.hold_watchdog(False)
-                self.notifier.status(self.status_text())
-            return
-        if self.jack_down is None:
-            self.jack_down = reason
-            self.notifier.hold_watchdog(True)
-            log.warning("JACK: %s; silent until our clients are reopened", reason)
-            self._jack_peers = self.jack_connections()
-            self.notifier.status(self.status_text())
-        self.reopen_jack()
-
-    def jack_connections(self):
-        """{our virtual port: the ports connected to it}, while the server is there."""
-        if self.watch is None or self.watch.server_gone:
-            return {}
-        return {name: self.watch.connections(name) for name in self.jack_ports}
-
-    def reopen_jack(self):
-        """Close every JACK client of ours, so libjack forgets its table of wake-up
-        futexes, then open them again (the watch first) and restore the connections
-        our virtual ports had. False if the server is not (yet) there."""
-        self.output_ok = False
-        if self.scheduler is not None:
-            self.scheduler.silence()
-        self._jack_closed = True
-        for port in (self.inp, self.out):
-            self._retire(port)
-        if self.watch is not None:
-            self.watch.close()          # buried if the server is gone
-        self.watch = open_watch()
-        if self.watch is None:
-            return False
-        try:
-            self.inp, self.out = open_ports(self.cfg["midi"])
-        except UserError as e:
-            log.warning("JACK: cannot reopen our MIDI ports yet: %s", e)
-            return False
-        self._jack_closed = False
-        self._stale_seen = set()
-        if self.scheduler is not None:
-            self.scheduler.set_output(self.out.send, self.cfg["midi"]["output_channel"])
-            self.scheduler.lead = self.handover_lead()
-            self.scheduler.panic()
-        self.output_ok = self.out.connected
-        self.jack_ports = self.own_jack_ports()
-        restored = 0
-        for port, peers in self._jack_peers.items():
-            for peer in peers:
-                src, dst = (peer, port) if port == self.inp.port_name else (port, peer)
-                restored += self.watch.connect(src, dst)
-        log.info("JACK: clients reopened: input %s, output %s (%d connection(s) "
-                 "restored)", self.inp.port_name, self.out.port_name, restored)
-        return True
-
-    def _retire(self, port):
-        """Close a port that is being replaced, keeping its failure counts. If the JACK
-        server shut our clients down, nothing of them is called in libjack any more:
-        the port's clients are buried (graveyard.GRAVEYARD)."""
-        if getattr(port, "retired", False):
-            return              # the same closed port again (a server still down)
-        port.close(bury_clients=self.server_gone())
-        self._closed_errors[0] += getattr(port, "errors", 0)
-        self._closed_errors[1] += getattr(port, "read_errors", 0)
-        self._closed_errors[2] += getattr(port, "late_cycles", 0)
-        self._closed_errors[3] += getattr(port, "late_writes", 0)
-        port.retired = True     # its counts are in _closed_errors now
-
-    def server_gone(self):
-        """Has the JACK server shut our clients down (libjack's shutdown callback)?"""
-        return self.watch is not None and self.watch.server_gone
-
     def listener_reset(self):
         # The dispatcher owns the listener; a reset through the queue keeps it that way.
         self.dispatcher.post_reset()
 
-    # -- reload ----------------------------------------------------------------------
 
-    def reload(self):
-        """SIGHUP: re-read the config file; a bad one is rejected and the old one stays."""
-        if self.path is None:
-            log.warning("SIGHUP: no config file was given; nothing to reload")
-            return
-        self.notifier.reloading()
-        try:
-            new = config_mod.load(self.path)
-            self.apply(new)
-        except UserError as e:
-            log.error("reload rejected, keeping the running config: %s", e)
-        except Exception as e:          # noqa: BLE001 - a reload never stops the music
-            log.error("reload rejected, keeping the running config: unexpected %s: %s",
-                      type(e).__name__, e, exc_info=True)
-        else:
-            log.info("reloaded %s: %s", self.path, self.clock.describe())
-        self.notifier.ready(self.status_text())
-
-    def apply(self, new):
-        """Switch to a validated config. A new model is loaded first, and a port that
-        cannot be opened brings the old one back, so a failure leaves everything as it
-        was."""
-        old = self.cfg
-        om, nm = old["midi"], new["midi"]
-        ot, nt = old["tempo"], new["tempo"]
-        oi, ni = old["improviser"], new["improviser"]
-        perf = style = None
-        if (oi["model"], oi["seed"], ot["beats_per_bar"]) != \
-                (ni["model"], ni["seed"], nt["beats_per_bar"]):
-            from jazzd.model.performer import load_performer
-            perf = load_performer(new)             # may fail: nothing has changed yet
-        elif new["style"] != old["style"]:
-            style = self.performer.build_style(new["style"])    # may fail: likewise
-        self._swap_ports(om, nm)
-        if (nm["backend"], nm["latency_compensation_ms"]) != \
-                (om["backend"], om["latency_compensation_ms"]):
-            self.improviser.latency = self.latency_compensation(nm)
-        if nm["output_channel"] != om["output_channel"]:
-            self.scheduler.set_output(self.out.send, nm["output_channel"])
-            self.scheduler.silence()            # the old channel's notes, where they are
-        if (nm["program"], nm["output_channel"]) != (om["program"], om["output_channel"]):
-            self.scheduler.set_program(nm["program"])
-        if nt["source"] != ot["source"]:
-            self.scheduler.silence()
-            self.clock = make_clock(nt)
-        elif nt["source"] == "internal" and nt["bpm"] != ot["bpm"]:
-            self.clock.set_bpm(nt["bpm"])      # the beat goes on at the new tempo
-        if perf is not None:
-            perf.enabled = self.performer.enabled
-            self._swap_performer(perf)
-        else:
-            self.performer.retune(ni)               # the LSTM's state is kept
-            if style is not None:
-                self.performer.set_style(new["style"], style)
-        self.dispatcher.post_configure(nm, nt["beats_per_bar"], new["interplay"])
-        if new["interplay"] != old["interplay"]:
-            log.info("interplay: %s", describe_interplay(new))
-        logging.getLogger(logs.LOGGER_NAME).setLevel(logs.LEVELS[new["logging"]["level"]])
-        self.cfg = new
-
-    def _swap_ports(self, om, nm):
-        """Reopen only the ports whose spec (or the backend) changed, the old one closed
-        first so its name is free again (JACK would rename a new client whose name is
-        taken, and every connection the user made to it would be lost). The port that
-        did not change is not touched, connections and all. If a new port cannot be
-        opened, the old spec is opened again and the reload is rejected."""
-        both = om["backend"] != nm["backend"]
-        changed = [d for d, key in (("in", "input"), ("out", "output"))
-                   if both or om[key] != nm[key]]
-        if not changed:
-            return
-        if nm["backend"] == "jack" and self.watch is None:
-            self.watch = open_watch()
-        self.scheduler.silence()
-        closed, opened, patches = [], [], {}
-        try:
-            for direction in changed:
-                old = self.inp if direction == "in" else self.out
-                patches[direction] = getattr(old, "connections", list)()
-                self._retire(old)
-                closed.append(direction)
-                port = open_port(direction, nm)
-                opened.append(port)
-                self._set_port(direction, port)
-        except BaseException:
-            for port in opened:
-                port.close()
-            for direction in closed:            # back to the old specs, as they were,
-                port = open_port(direction, self.cfg["midi"])     # patched as they were
-                getattr(port, "restore", lambda _peers: None)(patches[direction])
-                log.info("MIDI %s: %s back, its connections restored: %s", direction,
-                         port.port_name, ", ".join(patches[direction]) or "none")
-                self._set_port(direction, port)
-            if "out" in closed:                 # the scheduler plays into the new one
-                self.scheduler.set_output(self.out.send, self.cfg["midi"]["output_channel"])
-                self.scheduler.lead = self.handover_lead()
-                self.scheduler.panic()
-            self.output_ok = self.out.connected
-            self.jack_ports = self.own_jack_ports()
-            raise
-        self.scheduler.set_output(self.out.send, nm["output_channel"])
-        self.scheduler.lead = self.handover_lead()
-        if "out" in changed:
-            self.scheduler.panic()
-        self.output_ok = self.out.connected
-        if nm["backend"] != "jack" and self.watch is not None:
-            self.watch.close()
-            self.watch = None
-        self.jack_ports = self.own_jack_ports()
-        log.info("MIDI ports now: input %s, output %s", self.inp.port_name,
-                 self.out.port_name)
-
-    def _set_port(self, direction, port):
-        if direction == "in":
-            self.inp = port
-            self.listener_reset()         # the notes held on the old input are gone
-        else:
-            self.out = port
-
-    def _swap_performer(self, perf):
-        """A new model, seed or metre: a new Performer (its LSTM state starts fresh)."""
-        self.scheduler.silence()
-        self.improviser.performer = perf
-        self.performer = perf
-        log.info("new model, seed or metre: a new performer (seed %s)", perf.seed)
 
     # -- stop ------------------------------------------------------------------------
 

@@ -164,14 +164,14 @@ class Improviser(threading.Thread):
                 return MAX_WAIT
             self._start(clock, cfg, now)
 
-        imp = cfg["improviser"]
-        tempo = cfg["tempo"]
-        swing = tempo["swing"]
-        bar = tempo["beats_per_bar"] * TPQ
-        ahead = self._ahead(cfg)
-        early = self.latency
+        self._plan(now, clock, cfg)
+        return self._bind(now, clock, cfg)
 
-        # 1. plan values up to plan_ahead_beats ahead (and not past a turn's end)
+    def _plan(self, now, clock, cfg):
+        """Plan values up to plan_ahead_beats ahead (and not past a turn's end)."""
+        imp, perf = cfg["improviser"], self.performer
+        swing = cfg["tempo"]["swing"]
+        bar = cfg["tempo"]["beats_per_bar"] * TPQ
         horizon = (clock.beat_at(now) + imp["plan_ahead_beats"]) * TPQ
         guess = self.listener.binding_chord()
         anticipate = imp["anticipate_changes"] and guess
@@ -190,7 +190,15 @@ class Improviser(threading.Thread):
             self.plan.append((self.cursor, value))
             self.cursor += value.ticks
 
-        # 2. bind and schedule the values whose onsets are within `ahead`
+    def _bind(self, now, clock, cfg):
+        """Bind and schedule the values whose onsets are within the binding lead;
+        return seconds until the next pass."""
+        imp, perf, scheduler = cfg["improviser"], self.performer, self.scheduler
+        swing = cfg["tempo"]["swing"]
+        bar = cfg["tempo"]["beats_per_bar"] * TPQ
+        ahead = self._ahead(cfg)
+        early = self.latency
+        until = self.until
         grace = imp["change_grace_ms"] / 1000.0
         while self.plan:
             tick, value = self.plan[0]
