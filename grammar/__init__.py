@@ -4,7 +4,8 @@ The main names are re-exported here; importing `grammar` stays cheap (no music21
 """
 
 from jazzd.grammar.pitch import TPQ
-from jazzd.grammar.chords import NO_CHORD, QUALITIES, Chord, ChordSymbolError, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD, QUALITIES, Chord, ChordSymbolError
 # imported eagerly: a lazy attribute would be shadowed by the submodule jazzd.grammar.recognize.
 # Its template table costs a few ms at import, never at the first chord.
 from jazzd.grammar.recognize import recognize

@@ -19,7 +19,8 @@ The rules:
 
 import re
 
-from jazzd.grammar.chords import ChordSymbolError, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import ChordSymbolError
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.timeline import ChordTimeline
 

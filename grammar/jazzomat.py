@@ -5,10 +5,10 @@ Pure functions, no I/O: `daemon/wjazzd.py` reads the CSV files and calls these.
 Chord symbols (Jazzomat syntax): root, quality, then tensions written as numbers with
 their alteration *after* them (`C79b` = C7b9, `Ebj7911#` = Ebmaj9#11, `Csus7913` =
 C13sus4), `/BASS`, `NC`. `read_chord` rewrites a symbol into the lead-sheet spelling
-`jazzd.grammar.chords.parse_symbol` reads and parses that. A chord our quality table does not
-have (`G-79b`, m7b9) loses as few tensions as it must (the last ones first) to parse,
-and the reading says which were dropped: the chord tones and scale stay those of the chord
-the tensions decorate.
+`jazzd.grammar.chord_symbols.parse_symbol` reads and parses that. A chord our quality
+table does not have (`G-79b`, m7b9) loses as few tensions as it must (the last ones
+first) to parse, and the reading says which were dropped: the chord tones and scale stay
+those of the chord the tensions decorate.
 
 Onsets: a note's place in its beat is `(tatum - 1) / division`. `quantize_beat` puts
 the onsets of one beat on the grid of sixteenths, eighth triplets and sixteenth
@@ -47,7 +47,8 @@ from itertools import combinations
 from fractions import Fraction
 from typing import NamedTuple
 
-from jazzd.grammar.chords import NO_CHORD, ChordSymbolError, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD, ChordSymbolError
 from jazzd.grammar.pitch import TPQ
 
 GRID = (0, 2, 3, 4, 6, 8, 9, 10)  # onset ticks in a beat: 16ths, 8th and 16th triplets

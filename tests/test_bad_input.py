@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from conftest import Recorder, unique
-from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
 from live import (CHANGE_REACH, DM7, FS7, GRID_TOL, assert_balanced_messages,  # noqa: F401
                   assert_clean_exit_log, assert_kind_logged,
                   assert_on_grid, assert_on_master_grid, live, log_time, longest_gap,

@@ -3,7 +3,8 @@
 import pytest
 
 from jazzd.grammar.chart import Chart, ChartError, parse_chart
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.timeline import ChordTimeline
 
 S = parse_symbol

@@ -3,7 +3,8 @@
 import pytest
 
 from jazzd.live.chord_listener import ChordListener, FormMemory
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 
 C7 = [48, 52, 55, 58]
 DM7 = [50, 53, 57, 60]

@@ -8,7 +8,7 @@ import pytest
 from music21 import converter
 
 from jazzd.train import corpus
-from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
 from jazzd.train.corpus import CorpusSpec, build, extract_chorale, extract_file
 from jazzd.grammar.pitch import TPQ
 

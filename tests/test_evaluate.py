@@ -7,7 +7,8 @@ import random
 import pytest
 
 from jazzd.grammar.chart import parse_chart
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.evaluate import BARS, band, check, classify_notes, entropy, evaluate
 from jazzd.grammar.pitch import TPQ
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from jazzd.grammar import features
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.meter import beat_strength
 from jazzd.grammar.features import (FAMILIES, WIDTH, chord_family, condition,
                               condition_index, condition_into)

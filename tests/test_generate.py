@@ -18,7 +18,7 @@ from jazzd.offline.midi_file import read_info, read_notes
 from conftest import save_random_model, small_vocab
 from jazzd.model.store import load_model
 from jazzd.model.performer import Performer
-from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
 from jazzd.grammar.evaluate import evaluate
 from jazzd.grammar.values import Value, classify, format_value
 

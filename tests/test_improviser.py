@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from conftest import validated_config
-from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.swing import swung_beats, unswung_ticks
 from jazzd.live.chord_listener import ChordListener

@@ -12,7 +12,7 @@ SCRIPT = """
 import importlib, sys
 for name in sys.argv[1:]:
     importlib.import_module(name)
-from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
 from jazzd.model.performer import load_performer
 from jazzd.service.config import defaults
 perf = load_performer(defaults(), seed=1)

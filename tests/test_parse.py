@@ -5,7 +5,8 @@ from fractions import Fraction
 
 import pytest
 
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.parse import parse_melody
 from jazzd.grammar.prune import clean, limit_repeats, snap_ticks, split_bars
 from jazzd.grammar.timeline import ChordTimeline

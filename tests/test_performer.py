@@ -12,7 +12,8 @@ import pytest
 from conftest import save_random_model, small_vocab
 from conftest import validated_config as cfg
 from jazzd.grammar import features
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.values import Value, classify, stepped
 from jazzd.model.performer import Performer, load_performer
 from jazzd.model.store import load_model

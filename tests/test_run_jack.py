@@ -19,7 +19,7 @@ import pytest
 
 from conftest import Keyboard, Recorder, pair_notes, unique, write_config
 from live import CHANGE_REACH, live, merge_events, steady_model  # noqa: F401 - fixtures
-from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
 from jazzd.grammar.swing import swung_beats, unswung_ticks
 from jazzd.model.style import only_length
 

@@ -5,7 +5,8 @@ from fractions import Fraction
 
 import pytest
 
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.style_features import FEATURES, NAMES, features, vector
 
 C7 = parse_symbol("C7")

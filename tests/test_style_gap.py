@@ -17,7 +17,8 @@ from jazzd.evaluation.style_gap import (arpeggiator, cross_validated_auc, human_
                               shipped_generator)
 from jazzd.train.wjazzd import BAR_TICKS, Chorus, Note, Solo
 from jazzd.grammar.chart import parse_chart
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.style_features import NAMES
 

@@ -17,7 +17,7 @@ from conftest import REPO, save_random_model, small_vocab
 from conftest import validated_config as cfg
 from jazzd.grammar import echo as echo_measure
 from jazzd.grammar.chart import parse_chart
-from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
 from jazzd.grammar.parse import parse_melody_pitched
 from jazzd.grammar.swing import swung_beats
 from jazzd.grammar.timeline import ChordTimeline

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jazzd.grammar.chords import parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
 from jazzd.grammar import features
 from jazzd.grammar.features import HOT_V3, condition_index
 from jazzd.grammar.timeline import ChordTimeline

@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.timeline import ChordTimeline
 from jazzd.grammar.unparse import realize, realize_line
 from jazzd.grammar.values import Value, classify, kind_mask

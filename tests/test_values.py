@@ -2,7 +2,8 @@
 
 import pytest
 
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.values import (KINDS, Value, classify, format_seed_style, format_value,
                             format_values, kind_mask, parse_value, parse_values,
                             window_for_step)

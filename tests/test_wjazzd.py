@@ -17,7 +17,8 @@ import numpy as np
 from jazzd.train.wjazzd import (BAR_TICKS, WjazzdError, format_report, index_entries, read_corpus,
                                 solo_piece, split_performers, tempo_of)
 from jazzd.grammar.chart import parse_chart
-from jazzd.grammar.chords import NO_CHORD, ChordSymbolError, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD, ChordSymbolError
 from jazzd.grammar.jazzomat import (GRID, end_tick, quantize_beat, quantize_onsets, read_chord,
                               rest_after, snap)
 from jazzd.grammar.parse import parse_melody

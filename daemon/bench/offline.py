@@ -62,7 +62,7 @@ def bench_step(m, n=2000, clock=time.perf_counter):
 def bench_next_value(m, n=2000):
     """Per-value times (ms) of Performer.next_value over a ii-V-I: the network step,
     the style, the motif memory, three draws and the planned pitch."""
-    from jazzd.grammar.chords import parse_symbol
+    from jazzd.grammar.chord_symbols import parse_symbol
     from jazzd.model.performer import Performer
     from jazzd.service.config import defaults
     perf = Performer(m, defaults(), seed=1)
@@ -194,7 +194,7 @@ _VOICINGS = ((43, 53, 59, 64), (50, 53, 57, 60), (48, 52, 55, 59), (47, 53, 57, 
 
 
 def _unparse_cases(n, seed):
-    from jazzd.grammar.chords import parse_symbol
+    from jazzd.grammar.chord_symbols import parse_symbol
     from jazzd.grammar.values import KINDS, Value
     rng = random.Random(seed)
     chords = [parse_symbol(s) for s in _SYMBOLS]

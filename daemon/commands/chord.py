@@ -15,7 +15,8 @@ import re
 import sys
 
 from jazzd.service.errors import EX_DATAERR, EX_USAGE, UserError
-from jazzd.grammar.chords import ChordSymbolError, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import ChordSymbolError
 from jazzd.grammar.recognize import recognize
 
 

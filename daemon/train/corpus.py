@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from jazzd.grammar.chords import NO_CHORD, parse_symbol
+from jazzd.grammar.chord_symbols import parse_symbol
+from jazzd.grammar.chords import NO_CHORD
 from jazzd.grammar.parse import parse_melody_pitched
 from jazzd.grammar.pitch import TPQ
 from jazzd.grammar.recognize import recognize
