@@ -85,7 +85,8 @@ def _alteration(p, text, sign, number):
         _fail(text, f"cannot read the alteration {sign}{number}")
 
 
-def _read_number(p, text, n):
+def _apply_number(p, text, n):
+    """A chord number 6, 7, 9, 11 or 13, one per chord: 9 and up bring a b7 (not after a 6)."""
     p.once("a chord number", text)
     if n == "7":
         if p.seventh is None:
@@ -100,151 +101,194 @@ def _read_number(p, text, n):
         _fail(text, f"unexpected {n!r}")
 
 
+# Each reader looks at `rest`, the unread quality text, and either returns how many
+# characters it read into the parts `p` or None when the token is not its own.
+# `start` is true for the first token only: "m", "o" and a bare "2"/"4"/"5" mean
+# something else after it.
+def _read_minor(p, rest, start, text):
+    """m, mi, min or - at the start: a minor third ("maj" is major, not m + aj)."""
+    if not start or _MAJ_RE.match(rest) or not rest.startswith(("min", "mi", "m", "-")):
+        return None
+    p.once("minor", text)
+    p.third = "b3"
+    return 3 if rest.startswith("min") else 2 if rest.startswith("mi") else 1
+
+
+def _read_major(p, rest, start, text):
+    """maj, M, Δ, ^ with an optional 7/9/11/13: a major seventh."""
+    major = _MAJ_RE.match(rest)
+    if not major:
+        return None
+    p.once("major", text)
+    if p.seventh is not None or p.halfdim or p.fifth == "b5":
+        _fail(text, f"{major.group(1)!r} after a seventh")
+    word = major.group(1)
+    num = _NUM_RE.match(rest, len(word))
+    if num and num.group(1) in ("7", "9", "11", "13"):
+        p.seventh = "7"
+        if num.group(1) != "7":
+            p.ext = max(p.ext, int(num.group(1)))
+        return num.end()
+    if word in ("Δ", "^") or not start:
+        p.seventh = "7"   # a bare triangle means maj7, and so does "m" + "maj"
+    return len(word)
+
+
+def _read_diminished(p, rest, start, text):
+    """dim, o or 0 (the typist's o), with an optional 7: diminished triad or seventh."""
+    if not (rest.startswith("dim") or (start and rest[0] in "o0")):
+        return None
+    if not start:
+        _fail(text, "'dim' after the quality")
+    used = 3 if rest.startswith("dim") else 1
+    p.third, p.fifth = "b3", "b5"
+    if rest[used:used + 1] == "7":
+        p.seventh = "bb7"
+        used += 1
+    return used
+
+
+def _read_half_diminished(p, rest, start, text):
+    """ø or h (h only at the start), with an optional 7: a half-diminished seventh."""
+    if not (rest[0] in "øh" and (start or rest[0] == "ø")):
+        return None
+    if not start:
+        _fail(text, "'ø' after the quality")
+    p.third, p.fifth, p.seventh, p.halfdim = "b3", "b5", "b7", True
+    return 2 if rest[1:2] == "7" else 1
+
+
+def _read_augmented(p, rest, start, text):
+    """aug, or a + that is not a sharp on 5, 9 or 11: a raised fifth."""
+    if rest.startswith("aug"):
+        _set_fifth(p, text, "#5")
+        return 3
+    if rest[0] != "+":
+        return None
+    num = _NUM_RE.match(rest, 1)
+    if start or not num or num.group(1) not in ("5", "9", "11"):
+        _set_fifth(p, text, "#5")   # C+, C+7, C7+
+        return 1
+    _alteration(p, text, "#", num.group(1))
+    return num.end()
+
+
+def _read_sus(p, rest, start, text):
+    """sus, sus2, sus4, sus9 (a 9sus4): the third suspended."""
+    if not rest.startswith("sus"):
+        return None
+    p.once("sus", text)
+    if p.third != "3":
+        _fail(text, "a suspension of a minor or diminished chord")
+    used = 3
+    if rest[3:4] in ("2", "4"):
+        p.sus = rest[3]
+        used += 1
+    elif rest[3:4] == "9":
+        p.sus = "4"
+        _apply_number(p, text, "9")
+        used += 1
+    else:
+        p.sus = "4"
+    p.third = None
+    return used
+
+
+def _read_add(p, rest, start, text):
+    """add9/add2, add6/add13 or an added alteration (addb9)."""
+    if not rest.startswith("add"):
+        return None
+    p.once("add", text)
+    num = re.match(r"[b#]?(\d+)", rest[3:])
+    if not num:
+        _fail(text, "'add' without a number")
+    word = num.group(0)
+    if word in ("9", "2"):
+        p.add9 = True
+    elif word in ("13", "6"):
+        p.sixth = True
+    elif word[0] in "b#":
+        _alteration(p, text, word[0], word[1:])
+    elif word in ("11", "4"):
+        _fail(text, "add11 chords are not supported")
+    else:
+        _fail(text, f"cannot add {word}")
+    return 3 + len(word)
+
+
+def _read_alt(p, rest, start, text):
+    """alt or alt.: an altered dominant."""
+    if not rest.startswith("alt"):
+        return None
+    p.once("alt", text)
+    p.alt = True
+    if p.seventh is None:
+        p.seventh = "b7"
+    return 4 if rest[3:4] == "." else 3
+
+
+def _read_omit(p, rest, start, text):
+    """omit5 or no5: only the fifth can go, and only a natural one."""
+    if not rest.startswith(("omit", "no")):
+        return None
+    p.once("omit", text)
+    if p.fifth != "5":
+        _fail(text, "omits an altered fifth")
+    used = 4 if rest.startswith("omit") else 2
+    if rest[used:used + 1] != "5":
+        _fail(text, "only the 5th can be omitted")
+    return used + 1
+
+
+def _read_alteration(p, rest, start, text):
+    """b9, #11, -5 ...: a flat or sharp on a degree."""
+    num = _NUM_RE.match(rest, 1) if rest[0] in "b#-" else None
+    if not num:
+        return None
+    _alteration(p, text, "#" if rest[0] == "#" else "b", num.group(1))
+    return num.end()
+
+
+def _read_chord_number(p, rest, start, text):
+    """69, 6, 7, 9, 11, 13; alone, 5 is a power chord and 2/4 a sus chord."""
+    if rest.startswith("69"):
+        p.once("a chord number", text)
+        p.sixth = p.add9 = True
+        return 2
+    num = _NUM_RE.match(rest)
+    if not num:
+        return None
+    n, alone = num.group(1), start and num.end() == len(rest)
+    if alone and n == "5":
+        p.power = True
+    elif alone and n in ("2", "4"):
+        p.sus, p.third = n, None
+    else:
+        _apply_number(p, text, n)
+    return num.end()
+
+
+# in the order they are tried: minor before major ("m" vs "maj"), the words before
+# the alterations and numbers
+_READERS = (_read_minor, _read_major, _read_diminished, _read_half_diminished,
+            _read_augmented, _read_sus, _read_add, _read_alt, _read_omit, _read_alteration,
+            _read_chord_number)
+
+
 def _tokens(p, q, text):
     """Read the quality text `q` (root and bass removed) into `p`."""
     i = 0
     start = True
     while i < len(q):
         rest = q[i:]
-        major = _MAJ_RE.match(rest)
-        if start and not major and rest.startswith(("min", "mi", "m", "-")):
-            p.once("minor", text)
-            p.third = "b3"
-            i += 3 if rest.startswith("min") else 2 if rest.startswith("mi") else 1
-            start = False
-            continue
-        if major:
-            p.once("major", text)
-            if p.seventh is not None or p.halfdim or p.fifth == "b5":
-                _fail(text, f"{major.group(1)!r} after a seventh")
-            word = major.group(1)
-            i += len(word)
-            num = _NUM_RE.match(q, i)
-            if num and num.group(1) in ("7", "9", "11", "13"):
-                p.seventh = "7"
-                if num.group(1) != "7":
-                    p.ext = max(p.ext, int(num.group(1)))
-                i = num.end()
-            elif word in ("Δ", "^") or not start:
-                p.seventh = "7"   # a bare triangle means maj7, and so does "m" + "maj"
-            start = False
-            continue
-        if rest.startswith("dim") or (start and rest[0] in "o0"):
-            if not start:
-                _fail(text, "'dim' after the quality")
-            i += 3 if rest.startswith("dim") else 1
-            p.third, p.fifth = "b3", "b5"
-            if q[i:i + 1] == "7":
-                p.seventh = "bb7"
-                i += 1
-            start = False
-            continue
-        if rest[0] in "øh" and (start or rest[0] == "ø"):
-            if not start:
-                _fail(text, "'ø' after the quality")
-            p.third, p.fifth, p.seventh, p.halfdim = "b3", "b5", "b7", True
-            i += 1
-            if q[i:i + 1] == "7":
-                i += 1
-            start = False
-            continue
-        if rest.startswith("aug"):
-            i += 3
-            _set_fifth(p, text, "#5")
-            start = False
-            continue
-        if rest[0] == "+":
-            num = _NUM_RE.match(q, i + 1)
-            if start or not num or num.group(1) not in ("5", "9", "11"):
-                _set_fifth(p, text, "#5")   # C+, C+7, C7+
-                i += 1
-            else:
-                _alteration(p, text, "#", num.group(1))
-                i = num.end()
-            start = False
-            continue
-        if rest.startswith("sus"):
-            p.once("sus", text)
-            if p.third != "3":
-                _fail(text, "a suspension of a minor or diminished chord")
-            i += 3
-            if q[i:i + 1] in ("2", "4"):
-                p.sus = q[i]
-                i += 1
-            elif q[i:i + 1] == "9":
-                p.sus = "4"
-                _read_number(p, text, "9")
-                i += 1
-            else:
-                p.sus = "4"
-            p.third = None
-            start = False
-            continue
-        if rest.startswith("add"):
-            p.once("add", text)
-            i += 3
-            num = re.match(r"[b#]?(\d+)", q[i:])
-            if not num:
-                _fail(text, "'add' without a number")
-            word = num.group(0)
-            i += len(word)
-            if word in ("9", "2"):
-                p.add9 = True
-            elif word in ("13", "6"):
-                p.sixth = True
-            elif word[0] in "b#":
-                _alteration(p, text, word[0], word[1:])
-            elif word in ("11", "4"):
-                _fail(text, "add11 chords are not supported")
-            else:
-                _fail(text, f"cannot add {word}")
-            start = False
-            continue
-        if rest.startswith("alt"):
-            p.once("alt", text)
-            p.alt = True
-            if p.seventh is None:
-                p.seventh = "b7"
-            i += 3
-            if q[i:i + 1] == ".":
-                i += 1
-            start = False
-            continue
-        if rest.startswith(("omit", "no")):
-            p.once("omit", text)
-            if p.fifth != "5":
-                _fail(text, "omits an altered fifth")
-            i += 4 if rest.startswith("omit") else 2
-            if q[i:i + 1] != "5":
-                _fail(text, "only the 5th can be omitted")
-            i += 1
-            start = False
-            continue
-        if rest[0] in "b#-" and _NUM_RE.match(q, i + 1):
-            num = _NUM_RE.match(q, i + 1)
-            _alteration(p, text, "#" if rest[0] == "#" else "b", num.group(1))
-            i = num.end()
-            start = False
-            continue
-        if rest.startswith("69"):
-            p.once("a chord number", text)
-            p.sixth = p.add9 = True
-            i += 2
-            start = False
-            continue
-        num = _NUM_RE.match(q, i)
-        if num:
-            n = num.group(1)
-            i = num.end()
-            if start and n == "5" and i == len(q):
-                p.power = True
-            elif start and n in ("2", "4") and i == len(q):
-                p.sus, p.third = n, None
-            else:
-                _read_number(p, text, n)
-            start = False
-            continue
-        _fail(text, f"cannot read {rest!r}")
+        for read in _READERS:
+            used = read(p, rest, start, text)
+            if used is not None:
+                break
+        else:
+            _fail(text, f"cannot read {rest!r}")
+        i += used
+        start = False
 
 
 def _name_quality(p, text):
@@ -252,95 +296,130 @@ def _name_quality(p, text):
     if p.power:
         return "5"
     if p.halfdim or (p.third == "b3" and p.fifth == "b5" and p.seventh == "b7"):
-        if p.alts or p.sixth or p.ext > 9 or (p.add9 and p.ext):
-            _fail(text, "unsupported half-diminished chord")
-        return "m9b5" if (p.ext == 9 or p.add9) else "m7b5"
+        return _name_half_diminished(p, text)
     if p.third == "b3" and p.fifth == "b5":
-        if p.seventh == "bb7" and not (p.alts or p.ext or p.sixth or p.add9):
-            return "dim7"
-        if p.seventh is None and not (p.alts or p.ext or p.sixth or p.add9):
-            return "dim"
-        if p.seventh is None and p.sixth and not (p.alts or p.ext or p.add9):
-            return "dim7"   # dim6 is dim7 spelled with a sixth
-        _fail(text, "unsupported diminished chord")
+        return _name_diminished(p, text)
     if p.third == "b3":
-        if p.alts or p.alt:
-            _fail(text, "altered minor chords are not supported")
-        if p.fifth == "#5":
-            if p.seventh or p.sixth or p.ext or p.add9:
-                _fail(text, "unsupported minor chord with a raised fifth")
-            return "m#5"
-        if p.seventh == "7":
-            if p.ext in (0, 9) and not p.sixth:
-                return "mmaj9" if (p.ext or p.add9) else "mmaj7"
-            _fail(text, "unsupported minor-major chord")
-        if p.seventh == "b7":
-            if p.sixth:
-                _fail(text, "a minor chord with both a 6th and a 7th")
-            ext = p.ext or (9 if p.add9 else 0)
-            return {0: "m7", 9: "m9", 11: "m11", 13: "m13"}[ext]
-        if p.sixth:
-            return "m69" if (p.add9 or p.ext == 9) else "m6"
-        return "madd9" if p.add9 else "m"
-    if p.third is None:  # sus
-        if p.fifth != "5" or p.sixth:
-            _fail(text, "unsupported suspended chord")
-        if p.sus == "2":
-            if p.seventh or p.alts or p.ext or p.add9:
-                _fail(text, "unsupported sus2 chord")
-            return "sus2"
-        if p.seventh == "b7":
-            ext = p.ext or (9 if p.add9 else 0)
-            if p.alts == {"b9"} and ext == 0:
-                return "7b9sus4"
-            if not p.alts and ext in (0, 9, 11, 13):
-                return {0: "7sus4", 9: "9sus4", 11: "9sus4", 13: "13sus4"}[ext]
-            _fail(text, "unsupported suspended chord")
-        if p.seventh is None and not (p.alts or p.ext or p.add9):
-            return "sus4"
-        _fail(text, "unsupported suspended chord")
-    # major third
+        return _name_minor(p, text)
+    if p.third is None:
+        return _name_suspended(p, text)
     if p.seventh == "7":
-        alts = set(p.alts)
-        if p.fifth == "#5":
-            alts.add("#5")
-        elif p.fifth == "b5":
-            alts.add("#11")
-        if p.sixth:
-            if p.ext:
-                _fail(text, "a major seventh chord with both a 6th and a 13th")
-            p.ext = 13
-        ext = p.ext or (9 if p.add9 else 0)
-        if ext == 11:
-            _fail(text, "maj11 chords are not supported")
-        key = "maj" + str(ext or 7) + "".join(a for a in ("#11", "#5") if a in alts)
-        if alts - {"#11", "#5"} or key not in QUALITIES:
-            _fail(text, "unsupported major seventh chord")
-        return key
+        return _name_major_seventh(p, text)
     if p.seventh == "b7":
-        if p.alt:
-            return "7alt"
-        alts = set(p.alts)
-        if p.fifth != "5":
-            alts.add(p.fifth)
-        ext = p.ext
+        return _name_dominant(p, text)
+    return _name_major_triad(p, text)
+
+
+def _name_half_diminished(p, text):
+    """A minor third, a flat fifth and a minor seventh: m7b5, or m9b5 with a 9."""
+    if p.alts or p.sixth or p.ext > 9 or (p.add9 and p.ext):
+        _fail(text, "unsupported half-diminished chord")
+    return "m9b5" if (p.ext == 9 or p.add9) else "m7b5"
+
+
+def _name_diminished(p, text):
+    """A minor third and a flat fifth without a minor seventh."""
+    if p.seventh == "bb7" and not (p.alts or p.ext or p.sixth or p.add9):
+        return "dim7"
+    if p.seventh is None and not (p.alts or p.ext or p.sixth or p.add9):
+        return "dim"
+    if p.seventh is None and p.sixth and not (p.alts or p.ext or p.add9):
+        return "dim7"   # dim6 is dim7 spelled with a sixth
+    _fail(text, "unsupported diminished chord")
+
+
+def _name_minor(p, text):
+    """A minor third and a natural or raised fifth."""
+    if p.alts or p.alt:
+        _fail(text, "altered minor chords are not supported")
+    if p.fifth == "#5":
+        if p.seventh or p.sixth or p.ext or p.add9:
+            _fail(text, "unsupported minor chord with a raised fifth")
+        return "m#5"
+    if p.seventh == "7":
+        if p.ext in (0, 9) and not p.sixth:
+            return "mmaj9" if (p.ext or p.add9) else "mmaj7"
+        _fail(text, "unsupported minor-major chord")
+    if p.seventh == "b7":
         if p.sixth:
-            ext = max(ext, 13)
-        if p.add9:
-            ext = max(ext, 9)
-        if ext == 11:
-            if alts:
-                _fail(text, "unsupported altered eleventh chord")
-            return "11"
-        top = str(ext or 7)
-        if top == "9" and alts & {"b9", "#9"}:
-            top = "7"
-        if top == "13" and alts & {"b13", "#5"}:
-            _fail(text, "a 13th chord with a flat 13th")
-        key = dominant_key(top, alts)
-        if key not in QUALITIES:
-            _fail(text, "unsupported dominant chord")
-        return key
+            _fail(text, "a minor chord with both a 6th and a 7th")
+        ext = p.ext or (9 if p.add9 else 0)
+        return {0: "m7", 9: "m9", 11: "m11", 13: "m13"}[ext]
+    if p.sixth:
+        return "m69" if (p.add9 or p.ext == 9) else "m6"
+    return "madd9" if p.add9 else "m"
+
+
+def _name_suspended(p, text):
+    """No third: sus2, sus4 and the suspended dominants."""
+    if p.fifth != "5" or p.sixth:
+        _fail(text, "unsupported suspended chord")
+    if p.sus == "2":
+        if p.seventh or p.alts or p.ext or p.add9:
+            _fail(text, "unsupported sus2 chord")
+        return "sus2"
+    if p.seventh == "b7":
+        ext = p.ext or (9 if p.add9 else 0)
+        if p.alts == {"b9"} and ext == 0:
+            return "7b9sus4"
+        if not p.alts and ext in (0, 9, 11, 13):
+            return {0: "7sus4", 9: "9sus4", 11: "9sus4", 13: "13sus4"}[ext]
+        _fail(text, "unsupported suspended chord")
+    if p.seventh is None and not (p.alts or p.ext or p.add9):
+        return "sus4"
+    _fail(text, "unsupported suspended chord")
+
+
+def _name_major_seventh(p, text):
+    """A major third and a major seventh: maj7 to maj13, with #11 or #5."""
+    alts = set(p.alts)
+    if p.fifth == "#5":
+        alts.add("#5")
+    elif p.fifth == "b5":
+        alts.add("#11")
+    ext = p.ext
+    if p.sixth:
+        if ext:
+            _fail(text, "a major seventh chord with both a 6th and a 13th")
+        ext = 13
+    ext = ext or (9 if p.add9 else 0)
+    if ext == 11:
+        _fail(text, "maj11 chords are not supported")
+    key = "maj" + str(ext or 7) + "".join(a for a in ("#11", "#5") if a in alts)
+    if alts - {"#11", "#5"} or key not in QUALITIES:
+        _fail(text, "unsupported major seventh chord")
+    return key
+
+
+def _name_dominant(p, text):
+    """A major third and a minor seventh: 7, 9, 11, 13, alt and the altered dominants."""
+    if p.alt:
+        return "7alt"
+    alts = set(p.alts)
+    if p.fifth != "5":
+        alts.add(p.fifth)
+    ext = p.ext
+    if p.sixth:
+        ext = max(ext, 13)
+    if p.add9:
+        ext = max(ext, 9)
+    if ext == 11:
+        if alts:
+            _fail(text, "unsupported altered eleventh chord")
+        return "11"
+    top = str(ext or 7)
+    if top == "9" and alts & {"b9", "#9"}:
+        top = "7"
+    if top == "13" and alts & {"b13", "#5"}:
+        _fail(text, "a 13th chord with a flat 13th")
+    key = dominant_key(top, alts)
+    if key not in QUALITIES:
+        _fail(text, "unsupported dominant chord")
+    return key
+
+
+def _name_major_triad(p, text):
+    """A major third and no seventh: maj, aug, 6, 69, add9."""
     if p.seventh == "bb7":
         _fail(text, "a diminished seventh over a major third")
     if p.alts or p.ext or p.alt:
