@@ -126,39 +126,53 @@ def features(notes, changes, n_beats, beats_per_bar=4):
     ns = prepare(notes, n_beats)
     if not ns:
         raise ValueError("a chorus without notes has no style features")
-    end = n_beats * TPQ
-    bar_ticks = beats_per_bar * TPQ
-    timeline = _timeline(changes)
+    f = _harmony(ns, _timeline(changes), n_beats, beats_per_bar)
+    f.update(_intervals(ns))
+    f.update(_rhythm(ns, n_beats, beats_per_bar))
+    f.update(_phrasing(ns, n_beats, beats_per_bar))
+    f.update(_motifs_range_density(ns, n_beats))
+    return {name: float(f[name]) for name in NAMES}
+
+
+def _harmony(ns, timeline, n_beats, beats_per_bar):
+    """kind_C..kind_X, strong_chord, change_fit and pc_entropy of the prepared notes."""
     onsets = [o for o, _, _ in ns]
     pitches = [p for _, _, p in ns]
-    n = len(ns)
-    f = {}
-
-    # harmony
-    chords = [timeline.at(o) for o in onsets]
-    kinds = classify_notes(pitches, chords)
+    kinds = classify_notes(pitches, [timeline.at(o) for o in onsets])
     kc = Counter(k for k in kinds if k != "-")
     n_cls = sum(kc.values())
-    for k in "CSAX":
-        f["kind_" + k] = _share(kc[k], n_cls, 0.0)
+    f = {"kind_" + k: _share(kc[k], n_cls, 0.0) for k in "CSAX"}
+    bar_ticks = beats_per_bar * TPQ
     strong = [k for k, o in zip(kinds, onsets)
               if k != "-" and o % TPQ == 0 and (o % bar_ticks) // TPQ in (0, beats_per_bar // 2)]
     f["strong_chord"] = _share(sum(k == "C" for k in strong), len(strong), f["kind_C"])
-    fits = []
-    changes_list = list(timeline)
-    for i in range(1, len(changes_list)):
-        (_, prev), (t, cur) = changes_list[i - 1], changes_list[i]
-        if not cur or prev == cur:
-            continue
-        stop = changes_list[i + 1][0] if i + 1 < len(changes_list) else end
-        j = bisect_left(onsets, t)
-        if j < n and onsets[j] < stop:
-            fits.append(kinds[j] in ("C", "S"))
+    fits = _change_fits(list(timeline), onsets, kinds, n_beats * TPQ)
     f["change_fit"] = _share(sum(fits), len(fits), f["kind_C"] + f["kind_S"])
     f["pc_entropy"] = entropy(Counter(p % 12 for p in pitches))
+    return f
 
-    # intervals
+
+def _change_fits(changes, onsets, kinds, end):
+    """For each change to a new chord with a note before the next change: whether its
+    first note is C or S."""
+    fits = []
+    for i in range(1, len(changes)):
+        (_, prev), (t, cur) = changes[i - 1], changes[i]
+        if not cur or prev == cur:
+            continue
+        stop = changes[i + 1][0] if i + 1 < len(changes) else end
+        j = bisect_left(onsets, t)
+        if j < len(onsets) and onsets[j] < stop:
+            fits.append(kinds[j] in ("C", "S"))
+    return fits
+
+
+def _intervals(ns):
+    """The interval bins, rising, turns, mean_abs_interval and repeat3."""
+    pitches = [p for _, _, p in ns]
+    n = len(pitches)
     steps = [b - a for a, b in zip(pitches, pitches[1:])]
+    f = {}
     for lo, hi in INTERVAL_BINS:
         name = f"int_{lo}" if lo == hi else ("int_13_up" if hi > 12 else f"int_{lo}_{hi}")
         f[name] = _share(sum(lo <= abs(s) <= hi for s in steps), len(steps), 0.0)
@@ -168,51 +182,78 @@ def features(notes, changes, n_beats, beats_per_bar=4):
     f["turns"] = _share(turns, len(moving) - 1, 0.0)
     f["mean_abs_interval"] = _share(sum(abs(s) for s in steps), len(steps), 0.0)
     f["repeat3"] = sum(pitches[i] == pitches[i - 1] == pitches[i - 2] for i in range(2, n)) / n
+    return f
 
-    # rhythm
+
+def _rhythm(ns, n_beats, beats_per_bar):
+    """Onsets per beat, on_beat, long_notes, anticipations, syncopated_long, density_cv."""
+    onsets = [o for o, _, _ in ns]
+    n = len(ns)
     per_beat = Counter(o // TPQ for o in onsets)
     dist = Counter(min(per_beat.get(b, 0), 4) for b in range(n_beats))
-    for k in range(4):
-        f[f"beats_{k}"] = dist[k] / n_beats
+    f = {f"beats_{k}": dist[k] / n_beats for k in range(4)}
     f["beats_4up"] = dist[4] / n_beats
     f["beat_entropy"] = entropy(dist)
     f["on_beat"] = sum(o % TPQ == 0 for o in onsets) / n
     iois = [b - a for a, b in zip(onsets, onsets[1:])] + [ns[-1][1]]
     f["long_notes"] = sum(i >= TPQ for i in iois) / n
-    onset_set = set(onsets)
-    antic = 0
-    for b in range(1, n_beats):             # the beats inside the chorus after its first
-        t = b * TPQ
-        j = bisect_left(onsets, t - TPQ // 2)
-        if t not in onset_set and j < n and onsets[j] < t:
-            antic += 1
-    f["anticipations"] = antic / n
+    f["anticipations"] = _anticipations(onsets, n_beats) / n
     f["syncopated_long"] = sum(1 for o, d, _ in ns
                                if o % TPQ and o + d > (o // TPQ + 1) * TPQ) / n
+    f["density_cv"] = _density_cv(onsets, n_beats, beats_per_bar)
+    return f
+
+
+def _anticipations(onsets, n_beats):
+    """How many beats after the first have no onset but one in the eighth before them."""
+    onset_set = set(onsets)
+    antic = 0
+    for b in range(1, n_beats):
+        t = b * TPQ
+        j = bisect_left(onsets, t - TPQ // 2)
+        if t not in onset_set and j < len(onsets) and onsets[j] < t:
+            antic += 1
+    return antic
+
+
+def _density_cv(onsets, n_beats, beats_per_bar):
+    """Coefficient of variation of the onsets per bar (0 for a chorus without onsets)."""
     bars = max(1, n_beats // beats_per_bar)
-    per_bar = Counter(o // bar_ticks for o in onsets)
+    per_bar = Counter(o // (beats_per_bar * TPQ) for o in onsets)
     counts = [per_bar.get(b, 0) for b in range(bars)]
     mean = sum(counts) / bars
     sd = math.sqrt(sum((c - mean) ** 2 for c in counts) / bars)
-    f["density_cv"] = sd / mean if mean else 0.0
+    return sd / mean if mean else 0.0
 
-    # phrasing
+
+def _phrasing(ns, n_beats, beats_per_bar):
+    """breaks_per_8_bars, phrase_notes, phrase_beats and rest_share; phrases split at
+    silences of BREAK_TICKS or more."""
+    n = len(ns)
     gaps = [ns[i + 1][0] - (ns[i][0] + ns[i][1]) for i in range(n - 1)]
     breaks = [i for i, g in enumerate(gaps) if g >= BREAK_TICKS]
-    f["breaks_per_8_bars"] = len(breaks) * 8 * beats_per_bar / n_beats
     bounds = [-1] + breaks + [n - 1]
     phrases = [(bounds[k] + 1, bounds[k + 1]) for k in range(len(bounds) - 1)]
-    f["phrase_notes"] = sum(b - a + 1 for a, b in phrases) / len(phrases)
-    f["phrase_beats"] = sum(ns[b][0] + ns[b][1] - ns[a][0] for a, b in phrases) / len(phrases) / TPQ
-    f["rest_share"] = 1.0 - sum(d for _, d, _ in ns) / end
+    return {
+        "breaks_per_8_bars": len(breaks) * 8 * beats_per_bar / n_beats,
+        "phrase_notes": sum(b - a + 1 for a, b in phrases) / len(phrases),
+        "phrase_beats": sum(ns[b][0] + ns[b][1] - ns[a][0] for a, b in phrases)
+        / len(phrases) / TPQ,
+        "rest_share": 1.0 - sum(d for _, d, _ in ns) / (n_beats * TPQ),
+    }
 
-    # motifs, range, density
+
+def _motifs_range_density(ns, n_beats):
+    """motif_share (recurring interval MOTIF_N-grams), range and notes_per_beat."""
+    pitches = [p for _, _, p in ns]
+    steps = [b - a for a, b in zip(pitches, pitches[1:])]
     grams = Counter(tuple(steps[i:i + MOTIF_N]) for i in range(len(steps) - MOTIF_N + 1))
     total = sum(grams.values())
-    f["motif_share"] = _share(sum(c for c in grams.values() if c > 1), total, 0.0)
-    f["range"] = float(max(pitches) - min(pitches))
-    f["notes_per_beat"] = n / n_beats
-    return {name: float(f[name]) for name in NAMES}
+    return {
+        "motif_share": _share(sum(c for c in grams.values() if c > 1), total, 0.0),
+        "range": float(max(pitches) - min(pitches)),
+        "notes_per_beat": len(ns) / n_beats,
+    }
 
 
 def vector(notes, changes, n_beats, beats_per_bar=4):
