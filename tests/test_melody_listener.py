@@ -25,11 +25,11 @@ def test_a_reload_that_raises_the_split_releases_the_held_line_note():
     "sounding", and answer mode waited for the player for ever)."""
     lst, cfg = make()
     assert lst.note_on(1.0, 0, 64, 90)
-    assert [e[0] for e in drain(lst)] == ["on"]
+    assert [e.kind for e in drain(lst)] == ["on"]
     higher = dict(cfg["midi"], split_note=72)
     lst.configure(higher, cfg["interplay"], t=1.5)
     events = drain(lst)
-    assert [(e[0], e[2], e[4]) for e in events] == [("off", 1.5, 64)]
+    assert [(e.kind, e.t, e.note) for e in events] == [("off", 1.5, 64)]
     assert lst.down == 0 and lst.idle(2.5, 1.0)
     assert not lst.note_off(2.0, 0, 64)          # its real note-off counts for nothing
 
@@ -41,4 +41,4 @@ def test_a_reload_that_keeps_the_note_counting_changes_nothing():
     lst.configure(dict(cfg["midi"], split_note=72), cfg["interplay"], t=1.5)
     assert drain(lst) == [] and lst.down == 1
     assert lst.note_off(2.0, 0, 76)
-    assert [e[0] for e in drain(lst)] == ["off"]
+    assert [e.kind for e in drain(lst)] == ["off"]

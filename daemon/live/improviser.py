@@ -302,9 +302,8 @@ class Improviser(threading.Thread):
                 self._start(clock, cfg, now)
             return None
         if self.active:
-            if self.speaking and self.melody.down:     # the player is back
-                self.scheduler.silence()
-                self._end_phrase()
+            if self.speaking and self.melody.down:     # answer
+                self._player_back()
             elif self.plan or self.until is None or self.cursor < self.until:
                 return None
             else:
@@ -365,6 +364,12 @@ class Improviser(threading.Thread):
                 self.scheduler.silence()
                 self._end_phrase()
 
+    def _player_back(self):
+        """Answering, and the player plays again: jazzd stops at once (the dispatcher
+        has silenced the scheduler already if it saw the note first)."""
+        self.scheduler.silence()
+        self._end_phrase()
+
     def _listen(self, clock, inter, turns):
         """Tell the ear what the melody listener queued since the last pass."""
         events = self.melody.events
@@ -376,21 +381,19 @@ class Improviser(threading.Thread):
                 ev = events.get_nowait()
             except queue.Empty:
                 return
-            if ev[1] != gen or inter.mode == "off":
+            if ev.generation != gen or inter.mode == "off":
                 continue
-            kind = ev[0]
-            if kind == "on":
-                tick = ear.tick_of(ev[3])
+            if ev.kind == "on":
+                tick = ear.tick_of(ev.beat)
                 if trade and (self.active or turns.owner(tick) == JAZZD):
                     continue                  # the player plays over jazzd's turn
-                if self.speaking:             # answer: the player is back
-                    self.scheduler.silence()
-                    self._end_phrase()
-                ear.on(tick, ev[4], ev[5])
-            elif kind == "off":
-                ear.off(ev[3], ev[4])
+                if self.speaking:             # answer
+                    self._player_back()
+                ear.on(tick, ev.note, ev.chord)
+            elif ev.kind == "off":
+                ear.off(ev.beat, ev.note)
             else:
-                ear.chord(ev[3], ev[4])
+                ear.chord(ev.note, ev.chord)
 
     def _trade_start(self, now, clock, cfg, turns):
         """Start jazzd's turn on its downbeat (or, coming in late, on the next eighth),

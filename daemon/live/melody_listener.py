@@ -26,6 +26,18 @@ from typing import NamedTuple
 CHORD_SLACK = 0.03     # s: a chord struck this soon after a melody onset is its chord
 
 
+class MelodyEvent(NamedTuple):
+    """What the improviser's ear is told: a note of the player's line began ("on") or
+    ended ("off") at beat `beat`, or a chord was struck with it ("chord": `beat` is
+    None, `chord` the chord heard with that note)."""
+    kind: str
+    generation: int          # the clock's generation it was counted in
+    t: float                 # arrival time (s)
+    beat: object             # the clock's beat (float), or None for "chord"
+    note: int
+    chord: object = None     # the chord at the note (on, chord), or None
+
+
 class Interplay(NamedTuple):
     mode: str                  # "off", "trade" or "answer"
     trade_bars: int
@@ -100,7 +112,7 @@ class MelodyListener:
         if self.settings.mode != "off":
             clock = self.clock()
             if clock.counting():
-                self.events.put(("on", clock.generation, t, clock.beat_at(t), note,
+                self.events.put(MelodyEvent("on", clock.generation, t, clock.beat_at(t), note,
                                  self.chord_now()))
         return True
 
@@ -120,7 +132,8 @@ class MelodyListener:
             if self.settings.mode != "off" and t is not None:
                 clock = self.clock()
                 if clock.counting():
-                    self.events.put(("off", clock.generation, t, clock.beat_at(t), key[1]))
+                    self.events.put(MelodyEvent("off", clock.generation, t,
+                                                clock.beat_at(t), key[1]))
 
     def chord_struck(self, t, chord):
         """The chord listener heard a change at `t`: a chord struck with the line's
@@ -128,7 +141,8 @@ class MelodyListener:
         line = self._line
         if line is not None and t - line[2] <= CHORD_SLACK and chord \
                 and self.settings.mode != "off":
-            self.events.put(("chord", self.clock().generation, t, line[1], chord))
+            self.events.put(MelodyEvent("chord", self.clock().generation, t, None, line[1],
+                                        chord))
 
     def idle(self, t, seconds):
         """No melody key held, and none played for `seconds` before `t`."""
