@@ -157,3 +157,18 @@ class MelodyListener:
         """The input device went away: nothing is held any more."""
         for key in list(self._keys):
             self.note_off(t, *key)
+
+
+def describe_interplay(cfg):
+    """One log line on how jazzd listens to the player's melody."""
+    inter, midi = cfg["interplay"], cfg["midi"]
+    where = []
+    if midi["split_note"] is not None:
+        where.append(f"notes from {midi['split_note']} up")
+    if inter["melody_channels"]:
+        where.append("channel(s) " + ", ".join(map(str, inter["melody_channels"])))
+    how = {"off": "off (the melody is not listened to)",
+           "trade": f"trading {inter['trade_bars']} bars, {inter['first']} first",
+           "answer": f"answering after {inter['answer_after_beats']:g} beat(s) of "
+                     f"silence"}[inter["mode"]]
+    return f"{how}; melody: {' and '.join(where) or 'none'}; echo {inter['echo']:g}"
