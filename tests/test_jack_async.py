@@ -100,7 +100,9 @@ def test_every_restart_beside_a_polling_patchbay_is_heard(async_jack, tmp_path):
     every start must be heard by a listener in another process. Before the fix about
     a third of the starts were mute (and took 2 s to get ready): the daemon's output
     client waited on a wake-up futex the server had already deleted. A chord the server
-    loses is pressed again (jack_ear.py); a mute daemon stays mute however often."""
+    loses is pressed again (jack_ear.py); a mute daemon stays mute however often. Each
+    start is READY within 1.5 s. JAZZD_RESTARTS sets how many starts (8; the
+    acceptance run: 50)."""
     ear = Ear(async_jack)
     halt = threading.Event()
     poller = threading.Thread(target=poll_like_a_patchbay, args=(async_jack, halt),
@@ -110,7 +112,7 @@ def test_every_restart_beside_a_polling_patchbay_is_heard(async_jack, tmp_path):
     cfg = daemon_config(tmp_path, prefix)
     runs = []
     try:
-        for _ in range(8):
+        for _ in range(int(os.environ.get("JAZZD_RESTARTS", "8"))):
             d = DaemonProc(cfg, env=async_jack.env)
             try:
                 d.wait_ready(15)
@@ -128,6 +130,9 @@ def test_every_restart_beside_a_polling_patchbay_is_heard(async_jack, tmp_path):
         poller.join(5)
         ear.close()
     print("ready ms, played, heard, presses:", [r[:4] for r in runs])
+    ready = sorted(r[0] for r in runs if r[0] is not None)
+    print(f"READY over {len(ready)} starts: p50 {ready[len(ready) // 2]} ms, "
+          f"max {ready[-1]} ms")
     for r in runs:
         for line in r[4].splitlines():
             if "JACK:" in line or "JACK client" in line:
@@ -140,7 +145,8 @@ def test_every_restart_beside_a_polling_patchbay_is_heard(async_jack, tmp_path):
     # logged the note-offs of a chord whose note-ons never reached it); pressed again,
     # it was heard. Statistical: losing it at most 6 times in 8 (at 1 in 4, p < 0.001).
     again = [r for r in runs if r[3] > 1]
-    assert len(again) <= 6, [r[:4] for r in runs]
+    assert len(again) <= 6 * len(runs) / 8, [r[:4] for r in runs]
+    assert len(ready) == len(runs) and ready[-1] <= 1500, [r[:4] for r in runs]
 
 
 def test_a_server_restart_is_noticed_and_the_daemon_plays_again(async_jack, tmp_path):

@@ -207,3 +207,26 @@ def test_no_component_receives_the_daemon_object():
     assert _daemon_handed_over(tree) == []
     old = ast.parse("class Daemon:\n    def start(self):\n        d = Dispatcher(self)\n")
     assert _daemon_handed_over(old) == ["Dispatcher(self)"]     # the check can fail
+
+
+MAX_FILE_LINES = 500
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_module_over_500_lines():
+    """Small modules with one job each."""
+    long = {name: n for name, path in MODULES.items()
+            if (n := len(path.read_text().splitlines())) > MAX_FILE_LINES}
+    assert not long, long
+
+
+def test_no_function_over_80_lines():
+    """A function that long does several jobs (a table of data is not a function)."""
+    long = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    long.append(f"{name}.{node.name}: {n} lines")
+    assert not long, long
