@@ -1,6 +1,6 @@
 """The Weimar Jazz Database's notation, read onto our grid: chord symbols and onsets.
 
-Pure functions, no I/O: `daemon/wjazzd.py` reads the CSV files and calls these.
+Pure functions, no I/O: `daemon/train/wjazzd_tables.py` reads the CSV files and calls these.
 
 Chord symbols (Jazzomat syntax): root, quality, then tensions written as numbers with
 their alteration *after* them (`C79b` = C7b9, `Ebj7911#` = Ebmaj9#11, `Csus7913` =
