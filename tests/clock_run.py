@@ -93,6 +93,7 @@ def main(config, chart_path, seconds, bpm, internal=False):
     print(json.dumps({
         "onsets": len(errors), "p50_ms": pct(errors, 0.5), "p99_ms": pct(errors, 0.99),
         "median_ms": statistics.median(errors) if errors else None,
+        "within_3ms": sum(e <= 3.0 for e in errors) / len(errors) if errors else None,
         "sounding_at_end": sorted(sounding), "ticks": len(tl.times),
         "chord_tones": stats.get("kinds", {}).get("C"),
         "outside": stats.get("kinds", {}).get("X"),

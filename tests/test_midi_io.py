@@ -109,12 +109,17 @@ def assert_frame_exact(port, kb, count=40, spread=0.2):
     items = drain(port, count, timeout=2.0 + spread)
     assert [m[2] for m in messages(items)] == [1 + k for k in range(count)]
     errors = [t - d for (t, _), d in zip(items, due)]
-    # each process maps frames to the monotonic clock on its own (a bound from its
-    # callbacks' times): the two maps agree to a fraction of a millisecond ...
-    assert max(abs(e) for e in errors) < 0.0005, errors
-    # ... and inside them every message keeps its own frame (RtMidi gave all of a
-    # cycle's the cycle's start: up to a period off)
-    assert max(abs(e - errors[0]) for e in errors) < 0.00015, errors
+    # each side converts between frames and the monotonic clock from a fresh reading
+    # of the server's frame counter (frame_clock.py). Handed over all at once, up to
+    # 0.2 s before they are due, the messages' frames were fixed then; a loaded server
+    # (xruns: the dummy driver re-anchors) slips against the monotonic clock meanwhile,
+    # by up to 0.9 ms beside a realtime soak on 2 cores ...
+    assert max(abs(e) for e in errors) < 0.002, errors
+    # ... while from one message to the next every one keeps its own frame (RtMidi gave
+    # all of a cycle's the cycle's start: jumps up to a period, 1.3 ms here, 21 ms at
+    # 1,024)
+    steps = [b - a for a, b in zip(errors, errors[1:])]
+    assert max(abs(s) for s in steps) < 0.00025, steps
 
 
 @pytest.mark.jack

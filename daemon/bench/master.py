@@ -65,6 +65,7 @@ class ClockMaster(threading.Thread):
         self._halt = threading.Event()
         self._hold = threading.Event()   # set: no ticks (the cable is pulled)
         self._lock = threading.Lock()
+        self._last_at = None         # the time of the last tick handed over
         self.stopped_at = None
 
     def run(self):
@@ -86,6 +87,7 @@ class ClockMaster(threading.Thread):
             with self._lock:
                 if self.send_clock:
                     self.kb.send(0xF8, at=t)
+                self._last_at = t
                 self.ticks.append((self.position, t))
                 if self.on_tick is not None:
                     self.kb.at = t               # the chart's chords on this tick
@@ -108,10 +110,18 @@ class ClockMaster(threading.Thread):
                 t += skip * period
                 self.skipped.append((time.monotonic(), skip))
 
+    def _between(self):
+        """When a message sent now plays: right after the last tick handed over (ticks
+        go out a lead ahead; sent at once, the message would arrive before ticks the
+        positions counted before it), or now if none is pending."""
+        now = time.monotonic()
+        last = self._last_at
+        return None if last is None or last < now else last + 0.0002
+
     def send_locked(self, *msg, position=None):
         """Send a message between two ticks; `position` moves the song position."""
         with self._lock:
-            self.kb.send(*msg)
+            self.kb.send(*msg, at=self._between())
             if position is not None:
                 self.position = position
 
@@ -122,8 +132,9 @@ class ClockMaster(threading.Thread):
         self._halt.set()
         self.join(2)
         if send_stop and self.send_clock:
-            self.kb.send(0xFC)
-            self.stopped_at = time.monotonic()
+            at = self._between()
+            self.kb.send(0xFC, at=at)
+            self.stopped_at = at if at is not None else time.monotonic()
 
     def timeline(self):
         return TickTimeline(self.ticks)
