@@ -2,7 +2,7 @@
 (non-realtime, the ordinary setup) at each period, a sample-accurate master at each
 tempo playing a chart, over MIDI clock and, for comparison, the same chart to the
 daemon on its internal clock. Each run is tests/clock_run.py; figures as a Markdown
-table on stdout. Takes about (periods x tempos x 2) x (SECONDS + 3) s.
+table on stdout (the server's mode first). Takes about (periods x tempos x 2) x (SECONDS + 3) s.
 
     python tests/clock_matrix.py [SECONDS] [CHART]
 """
@@ -16,10 +16,13 @@ from pathlib import Path
 
 import yaml
 
-from jazzd.bench.jack_server import JackServer
+from jazzd.bench.jack_server import NO_REALTIME, REALTIME, JackServer
 
 REPO = Path(__file__).resolve().parent.parent
 PERIODS = (64, 256, 1024)
+# realtime where the machine allows it (JAZZD_JACK_REALTIME=0: never), as the tests
+MODES = [REALTIME, NO_REALTIME] if os.environ.get("JAZZD_JACK_REALTIME", "1") != "0" \
+    else [NO_REALTIME]
 TEMPOS = (120, 200)
 
 
@@ -39,7 +42,8 @@ def run(server, bpm, seconds, chart, internal, tmp):
     got = json.loads(r.stdout.strip().splitlines()[-1])
     log = got.pop("log")
     got["lost"] = next((ln.split("MIDI clock: ")[1].split(" ticks")[0]
-                        for ln in log.splitlines() if "ticks lost" in ln), "-")
+                        for ln in log.splitlines()
+                        if "MIDI clock: " in ln and "ticks lost" in ln), "-")
     return got
 
 
@@ -50,7 +54,7 @@ def main(seconds=30.0, chart=str(REPO / "tests" / "charts" / "bird_blues_f.txt")
     with tempfile.TemporaryDirectory() as tmp:
         for period in PERIODS:
             server = JackServer(Path(tmp) / f"jackd-{period}.log", prefix="jazzd-matrix",
-                                set_env=False, period=period)
+                                set_env=False, period=period, modes=MODES)
             try:
                 for bpm in TEMPOS:
                     for internal in (False, True):
