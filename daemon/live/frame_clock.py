@@ -48,9 +48,9 @@ class FrameClock:
                 break
         return m, (f0 + (d >> 1)) & MASK
 
-    def to_monotonic(self, frame):
-        """The monotonic time of a (32-bit) frame."""
-        m, now = self.reading()
+    def to_monotonic(self, frame, reading=None):
+        """The monotonic time of a (32-bit) frame; `reading` one taken for a whole batch."""
+        m, now = reading or self.reading()
         return m + frames_between(now, int(frame)) * self.spf
 
     def to_frame(self, t):

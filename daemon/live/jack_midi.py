@@ -416,9 +416,10 @@ class JackInput(_JackPort):
         clock = self.clock
         if clock is None:
             return []
-        to_monotonic = clock.to_monotonic
-        out.extend((to_monotonic(f) - shift, data)
-                   for kind, f, data in bridge.read() if kind == b"E")
+        heard = [(f, data) for kind, f, data in bridge.read() if kind == b"E"]
+        if heard:                         # one reading of the server's counter a batch
+            to_monotonic, reading = clock.to_monotonic, clock.reading()
+            out.extend((to_monotonic(f, reading) - shift, data) for f, data in heard)
         if bridge.stats:
             self._stats = bridge.stats
         if len(out) > limit:
