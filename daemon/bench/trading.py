@@ -227,7 +227,7 @@ def section_trading(ctx):
     mean = echo_measure.mean
     return [
         Figure("trading.first_onset", "trade: jazzd's first onset after its turn's downbeat",
-               "ms", errors,
+               "ms", errors, signed=True,
                note=f"synchronous JACK ({jack_mode}); "
                     f"1-bar turns at {BPM} bpm, internal clock, {len(errors)} of "
                     f"{n_turns} turns; by design 5 ms late (TURN_MARGIN), or 8 ms "
