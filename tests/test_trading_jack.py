@@ -21,8 +21,8 @@ import time
 import pytest
 
 from conftest import jack_is_synchronous, pair_notes
-from live import (ChartPlayer, assert_balanced_messages, assert_clean_exit_log, live,  # noqa: F401
-                  steady_model, voicing)
+from live import (OUTLIER_TOL, ChartPlayer, assert_balanced_messages,  # noqa: F401
+                  assert_clean_exit_log, far_allowed, live, steady_model, voicing)
 from jazzd.grammar import echo as echo_measure
 from jazzd.grammar.chart import parse_chart
 from jazzd.grammar.swing import swung_beats, unswung_ticks
@@ -181,13 +181,20 @@ def check_trade(s, turn_time, n_turns, turn_beats, first_player, score):
 
 def assert_on_the_beat(notes, t0, swing=0.6):
     """Every onset on the swung eighth-note grid of a tune whose bar 1 was at `t0`,
-    within the change grace (8 ms), JACK's period and the machine's jitter."""
+    within the change grace (8 ms), JACK's period and the machine's jitter; but one in
+    fifty, which an xrun may delay further (tests/live.py: far_allowed), never by more
+    than OUTLIER_TOL beyond."""
+    off = []
     for n in notes:
         b = (n[0] - t0) / SPB
         tick = round(unswung_ticks(b, swing) / 6) * 6
         err = (b - swung_beats(tick, swing)) * SPB
-        assert -0.004 < err < 0.014, (f"an onset {err * 1e3:.1f} ms off the beat "
-                                      f"(beat {b:.3f})")
+        if not -0.004 < err < 0.014:
+            off.append((round(err * 1e3, 1), round(b, 3)))
+            assert -0.004 < err < 0.014 + OUTLIER_TOL, \
+                f"an onset {err * 1e3:.1f} ms off the beat (beat {b:.3f})"
+    assert notes and len(off) <= far_allowed(len(notes)), \
+        f"{len(off)} of {len(notes)} onsets off the beat (ms, beat): {off}"
 
 
 def heard(s):
