@@ -134,7 +134,7 @@ class Daemon(PortCare, Reload):
         self.dispatcher = Dispatcher(
             lambda: self.inp, lambda: self.clock, lambda: self.cfg, lambda: self.performer,
             self.listener, self.melody, self.scheduler,
-            speaking=lambda: self.improviser.speaking)
+            speaking=lambda: self.improviser.speaking, heard=lambda: self.improviser.poke())
         # Everything loaded so far lives as long as the process: keep it out of the
         # garbage collector's full passes (a few ms each, holding the GIL).
         gc.collect()

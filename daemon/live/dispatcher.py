@@ -50,15 +50,16 @@ class Dispatcher(threading.Thread):
 
     What a reload may swap is given as a callable that returns the current one: the
     input port `inp()`, the clock `clock()`, the config `cfg()`, the performer
-    `performer()`; `speaking()` says whether jazzd is answering the player now. The
-    two listeners and the scheduler live as long as the daemon."""
+    `performer()`; `speaking()` says whether jazzd is answering the player now;
+    `heard()` is called after a pass that handled anything (the improviser looks at
+    once). The two listeners and the scheduler live as long as the daemon."""
 
     def __init__(self, inp, clock, cfg, performer, listener, melody, scheduler,
-                 speaking=lambda: False):
+                 speaking=lambda: False, heard=lambda: None):
         super().__init__(name="jazzd-dispatcher", daemon=True)
         self.inp, self.clock, self.cfg, self.performer = inp, clock, cfg, performer
         self.listener, self.melody, self.scheduler = listener, melody, scheduler
-        self.speaking = speaking
+        self.speaking, self.heard = speaking, heard
         self.queue = queue.SimpleQueue()     # internal items from other threads
         self.bell = Doorbell()               # rung with each of them
         self._halt = threading.Event()
@@ -95,6 +96,7 @@ class Dispatcher(threading.Thread):
             batch = inp.drain(mono())
             for t, data in batch:
                 self._safe_handle(t, data)
+            handled = bool(batch)
             while True:                        # internal items (reset, configure)
                 try:
                     item = q.get_nowait()
@@ -102,7 +104,11 @@ class Dispatcher(threading.Thread):
                     break
                 if item is not None:
                     self._safe_handle(item[0], item[1])
+                    handled = True
+            chord = listener.chord
             next_timer = listener.poll(mono())
+            if handled or listener.chord is not chord:  # (a chord settles in poll)
+                self.heard()
             if len(batch) >= 1024:
                 continue                       # a flood: read on without sleeping
             wait = IDLE_WAIT

@@ -61,6 +61,7 @@ log = logging.getLogger("jazzd.improviser")
 START_GRID = TPQ // 2        # a phrase starts on an eighth-note grid point
 START_LEAD = 0.02            # ... at least this far (s) beyond the binding lead
 MAX_WAIT = 0.01              # the loop re-reads the clock at least this often
+IDLE_WAIT = 0.1              # ... and this often with nothing to play (input pokes it)
 LATE_DROP = 0.005            # a note whose onset is this far past is skipped, not played
 GRACE_LEAD = 0.002           # a graced note is bound this long before it is sent
 GRACE_BIND = 0.001           # ... and at the earliest this long after its beat (a
@@ -89,6 +90,7 @@ class Improviser(threading.Thread):
         self.scheduler = scheduler
         self.can_play = can_play
         self._halt = threading.Event()
+        self._poke = threading.Event()      # set by poke() and stop()
         self.active = False
         self.plan = collections.deque()     # (tick, Value)
         self.cursor = 0                     # tick of the next value to plan
@@ -113,8 +115,14 @@ class Improviser(threading.Thread):
         self._turns = None                  # (key, Turns)
         self._turn_played = None            # index of jazzd's turn played last
 
+    def poke(self):
+        """Something came in (a chord, a start, a control): look at once, not at the
+        next IDLE_WAIT."""
+        self._poke.set()
+
     def stop(self, timeout=1.0):
         self._halt.set()
+        self._poke.set()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout)
 
@@ -125,7 +133,8 @@ class Improviser(threading.Thread):
                 self.scheduler.keep_quiet()
                 wait = self.step(self.monotonic())
                 if wait > 0:
-                    self._halt.wait(wait)
+                    self._poke.wait(wait)
+                    self._poke.clear()
         except BaseException as e:     # noqa: BLE001 - reported to the daemon, which silences
             if self.on_error is not None:
                 self.on_error(e)
@@ -161,7 +170,7 @@ class Improviser(threading.Thread):
                 return wait
         elif not self.active:
             if not (playable and self.listener.chord):
-                return MAX_WAIT
+                return IDLE_WAIT
             self._start(clock, cfg, now)
 
         self._plan(now, clock, cfg)
