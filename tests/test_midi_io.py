@@ -1,5 +1,6 @@
 """MIDI ports through a real JACK server: virtual ports, connect by name, clear errors."""
 
+import bisect
 import contextlib
 import os
 import subprocess
@@ -351,7 +352,6 @@ def test_a_reading_follows_the_audio_clock_at_once_after_the_server_slips(tmp_pa
         server.close()
     # The audio clock at each moment: the epoch (monotonic time of frame 0) of the
     # last two callbacks before it (a callback only ever runs late: the smaller)
-    import bisect
     times = [m for m, _ in cycles]
     epochs = [m - f / rate for m, f in cycles]
     assert max(epochs) - min(epochs) > 0.04, "the server did not slip: proves nothing"

@@ -5,7 +5,7 @@ and under PipeWire's JACK (`pw-jack jazzd run`). Time is the audio clock's:
 
 - input: every event is stamped with its frame (the cycle's first frame plus the
   event's offset), converted here to `time.monotonic()` from a fresh reading of the
-  server's frame counter (frame_clock.py). At 1,024 frames the events of one cycle
+  server's current cycle (frame_clock.py). At 1,024 frames the events of one cycle
   keep their own times (RtMidi gave them all the cycle's start).
 - output: the scheduler hands each message over at least one period before it is due
   (`send(data, at)`); the process callback writes it at its frame offset inside the
